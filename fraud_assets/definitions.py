@@ -1,0 +1,73 @@
+"""Every asset, check, job and sensor, with the resources of the environment FRAUD_ENV names.
+
+local (default): files on local disk under FRAUD_DATA_DIR, Spark local[*], no services.
+s3:              landing files and parquet in an S3-compatible bucket (AWS, SeaweedFS, MinIO).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import Definitions
+
+from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
+from fraud_assets.ingestion.sensors import ingest_landed_file, raw_files_sensor
+from fraud_assets.resources.landing import LocalLandingZone, S3LandingZone
+from fraud_assets.resources.ledger import LandingLedger
+from fraud_assets.resources.s3 import S3Config
+from fraud_assets.resources.spark import SparkResource
+from fraud_assets.resources.storage import (
+    LocalParquetIOManager,
+    LocalStorageRoot,
+    S3ParquetIOManager,
+    S3StorageRoot,
+)
+from fraud_assets.settings import Settings
+
+
+def local_resources(settings: Settings) -> dict[str, Any]:
+    spark = SparkResource.from_settings(settings)
+    root = LocalStorageRoot(base_path=str(settings.storage_dir))
+    return {
+        "spark": spark,
+        "parquet_io_manager": LocalParquetIOManager(spark=spark, root=root),
+        "landing": LocalLandingZone(path=str(settings.landing_dir)),
+        "ledger": LandingLedger(root=root),
+    }
+
+
+def s3_resources(settings: Settings) -> dict[str, Any]:
+    s3 = settings.s3
+    assert s3 is not None
+    spark = SparkResource.from_settings(settings)
+    connection = S3Config.from_settings(s3)
+    root = S3StorageRoot(s3=connection, bucket=s3.bucket, prefix=s3.storage_prefix)
+    return {
+        "spark": spark,
+        "parquet_io_manager": S3ParquetIOManager(
+            spark=spark, root=root, use_s3a=s3.use_s3a, local_dir=str(s3.cache_dir)
+        ),
+        "landing": S3LandingZone(
+            s3=connection,
+            bucket=s3.bucket,
+            prefix=s3.landing_prefix,
+            use_s3a=s3.use_s3a,
+            staging_dir=str(s3.cache_dir / "landing"),
+        ),
+        "ledger": LandingLedger(root=root),
+    }
+
+
+RESOURCES_BY_ENVIRONMENT = {"local": local_resources, "s3": s3_resources}
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    return Definitions(
+        assets=[raw_transactions, clean_transactions],
+        jobs=[ingest_landed_file],
+        sensors=[raw_files_sensor],
+        resources=RESOURCES_BY_ENVIRONMENT[settings.environment](settings),
+    )
+
+
+defs = build_definitions(Settings.from_env())

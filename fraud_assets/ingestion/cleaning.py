@@ -1,0 +1,222 @@
+"""Cleaning rules (DATA.md §1): type the raw text, repair what has a sure meaning, drop exact
+duplicates, and send every other bad row to quarantine with a reason.
+
+Pure PySpark: `classify` takes the raw rows and returns each with a status
+(clean / quarantined / duplicate) and a reason; `cleaned_rows` and `quarantined_rows` select
+the two outputs. Every raw row comes out exactly once, so per file and per day
+raw = cleaned + quarantined + duplicates.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from fraud_assets.ingestion.schema import (
+    CLEANED_COLUMNS,
+    DATETIME_SHAPE,
+    FIELDS,
+    QUARANTINED_COLUMNS,
+    SENTINEL_CUSTOMER_ID,
+    TIME_ORIGIN,
+)
+
+CLEAN, QUARANTINED, DUPLICATE = "clean", "quarantined", "duplicate"
+_FILE_DATE = r"(\d{4}-\d{2}-\d{2})\.txt$"
+
+
+class Reason(StrEnum):
+    """Why a row is quarantined; the first rule a row breaks is its reason."""
+
+    BLANK_LINE = "blank_line"
+    WRONG_COLUMN_COUNT = "wrong_column_count"
+    BAD_ENCODING = "bad_encoding"
+    MISSING_TRANSACTION_ID = "missing_transaction_id"
+    MISSING_TX_DATETIME = "missing_tx_datetime"
+    MISSING_CUSTOMER_ID = "missing_customer_id"
+    MISSING_TERMINAL_ID = "missing_terminal_id"
+    MISSING_TX_AMOUNT = "missing_tx_amount"
+    MISSING_TX_TIME_SECONDS = "missing_tx_time_seconds"
+    MISSING_TX_TIME_DAYS = "missing_tx_time_days"
+    MISSING_TX_FRAUD = "missing_tx_fraud"
+    MISSING_TX_FRAUD_SCENARIO = "missing_tx_fraud_scenario"
+    INVALID_TRANSACTION_ID = "invalid_transaction_id"
+    INVALID_TX_DATETIME = "invalid_tx_datetime"
+    INVALID_CUSTOMER_ID = "invalid_customer_id"
+    INVALID_TERMINAL_ID = "invalid_terminal_id"
+    INVALID_TX_AMOUNT = "invalid_tx_amount"
+    INVALID_TX_TIME_SECONDS = "invalid_tx_time_seconds"
+    INVALID_TX_TIME_DAYS = "invalid_tx_time_days"
+    INVALID_TX_FRAUD = "invalid_tx_fraud"
+    INVALID_TX_FRAUD_SCENARIO = "invalid_tx_fraud_scenario"
+    SENTINEL_CUSTOMER_ID = "sentinel_customer_id"
+    NON_POSITIVE_AMOUNT = "non_positive_amount"
+    INCONSISTENT_LABEL = "inconsistent_label"
+    INCONSISTENT_TIME = "inconsistent_time"
+    OUTSIDE_FILE_PERIOD = "outside_file_period"
+    CONFLICTING_TRANSACTION_ID = "conflicting_transaction_id"
+
+
+def _whole_number(text: Column) -> Column:
+    """The integer a text holds, or null. Spark's cast (ANSI) refuses decimals, exponents and
+    anything not a number; it accepts surrounding blanks and a leading '+'."""
+    return text.try_cast("long")
+
+
+def _amount(text: Column) -> Column:
+    """A plain decimal amount, or null: no exponent, NaN or Infinity, which a cast would take."""
+    return F.when(text.rlike(r"^-?[0-9]{1,12}(\.[0-9]{1,6})?$"), text.try_cast("double"))
+
+
+def _timestamp(text: Column) -> Column:
+    """`YYYY-MM-DD HH:MM:SS` exactly; `24:00:00` is midnight at the end of that day."""
+    well_shaped = text.rlike(DATETIME_SHAPE)
+    midnight = F.substring(text, 12, 8) == F.lit("24:00:00")
+    repaired = F.substring(text, 1, 10).try_cast("date").cast("timestamp") + F.expr(
+        "INTERVAL 1 DAY"
+    )
+    return F.when(well_shaped, F.when(midnight, repaired).otherwise(text.try_cast("timestamp")))
+
+
+def _typed(raw: DataFrame) -> DataFrame:
+    return raw.select(
+        "*",
+        _whole_number(F.col("transaction_id")).alias("_transaction_id"),
+        _timestamp(F.col("tx_datetime")).alias("_tx_datetime"),
+        _whole_number(F.col("customer_id")).alias("_customer_id"),
+        _whole_number(F.col("terminal_id")).alias("_terminal_id"),
+        _amount(F.col("tx_amount")).alias("_tx_amount"),
+        _whole_number(F.col("tx_time_seconds")).alias("_tx_time_seconds"),
+        _whole_number(F.col("tx_time_days")).alias("_tx_time_days"),
+        _whole_number(F.col("tx_fraud")).alias("_tx_fraud"),
+        _whole_number(F.col("tx_fraud_scenario")).alias("_tx_fraud_scenario"),
+    )
+
+
+def _row_reason(period_days: int) -> Column:
+    """The first rule a row breaks on its own, or null."""
+    first_day = F.to_date(F.regexp_extract(F.col("source_file"), _FILE_DATE, 1))
+    period_start = F.to_timestamp(first_day)
+    period_end = F.to_timestamp(F.date_add(first_day, period_days))
+    origin = F.to_timestamp(F.lit(TIME_ORIGIN.isoformat()))
+    seconds_since_origin = F.unix_timestamp(F.col("_tx_datetime")) - F.unix_timestamp(origin)
+
+    rules: list[tuple[Column, Reason]] = [
+        (F.col("field_count") == 0, Reason.BLANK_LINE),
+        (F.col("field_count") != len(FIELDS), Reason.WRONG_COLUMN_COUNT),
+        (F.col("raw_line").isNotNull(), Reason.BAD_ENCODING),
+    ]
+    rules += [(F.trim(F.col(name)) == "", Reason(f"missing_{name}")) for name in FIELDS]
+    rules += [(F.col(f"_{name}").isNull(), Reason(f"invalid_{name}")) for name in FIELDS]
+    rules += [
+        (F.col("_transaction_id") < 0, Reason.INVALID_TRANSACTION_ID),
+        (F.col("_customer_id") == SENTINEL_CUSTOMER_ID, Reason.SENTINEL_CUSTOMER_ID),
+        (F.col("_customer_id") < 0, Reason.INVALID_CUSTOMER_ID),
+        (F.col("_terminal_id") < 0, Reason.INVALID_TERMINAL_ID),
+        (~F.col("_tx_fraud").isin(0, 1), Reason.INVALID_TX_FRAUD),
+        (~F.col("_tx_fraud_scenario").isin(0, 1, 2, 3), Reason.INVALID_TX_FRAUD_SCENARIO),
+        (
+            (F.col("_tx_fraud") == 1) != (F.col("_tx_fraud_scenario") > 0),
+            Reason.INCONSISTENT_LABEL,
+        ),
+        (F.col("_tx_amount") <= 0, Reason.NON_POSITIVE_AMOUNT),
+        (
+            (F.col("_tx_time_seconds") != seconds_since_origin)
+            | (F.col("_tx_time_days") != F.floor(F.col("_tx_time_seconds") / 86_400)),
+            Reason.INCONSISTENT_TIME,
+        ),
+        (
+            (F.col("_tx_datetime") < period_start) | (F.col("_tx_datetime") >= period_end),
+            Reason.OUTSIDE_FILE_PERIOD,
+        ),
+    ]
+    reason = F.lit(None).cast("string")
+    for condition, code in reversed(rules):
+        reason = F.when(condition, F.lit(code.value)).otherwise(reason)
+    return reason
+
+
+def repeated_transaction_ids(raw: DataFrame) -> DataFrame:
+    """Valid transaction ids on more than one well-formed line: how many lines, whether their
+    contents differ, and the first line (file, line number) that holds the id.
+
+    Only these ids need comparing, and a feed repeats few, so this small aggregate replaces a
+    shuffle of every row.
+    """
+    content = F.xxhash64(*[F.col(name) for name in FIELDS])
+    return (
+        raw.where(F.col("field_count") == len(FIELDS))
+        .select(
+            _whole_number(F.col("transaction_id")).alias("_id"),
+            content.alias("content"),
+            "source_file",
+            "line_number",
+        )
+        .where(F.col("_id").isNotNull())
+        .groupBy("_id")
+        .agg(
+            F.count(F.lit(1)).alias("_lines"),
+            (F.min("content") != F.max("content")).alias("_conflict"),
+            F.min(F.struct("source_file", "line_number")).alias("_first"),
+        )
+        .where(F.col("_lines") > 1)
+        .drop("_lines")
+    )
+
+
+def classify(raw: DataFrame, period_days: int, repeated: DataFrame | None = None) -> DataFrame:
+    """Every raw row with `status`, `reason` and typed fields (prefixed `_`).
+
+    Well-formed rows that share a transaction id are compared by content: later copies of
+    identical content are duplicates (dropped); differing content quarantines all copies,
+    since nothing says which one is right. `repeated` is `repeated_transaction_ids(raw)`,
+    passed in when the caller has it cached (or broadcast).
+    """
+    if repeated is None:
+        repeated = repeated_transaction_ids(raw)
+    typed = _typed(raw).withColumn("_row_reason", _row_reason(period_days))
+    well_formed = F.col("field_count") == len(FIELDS)
+    compared = typed.join(repeated, typed["_transaction_id"] == repeated["_id"], "left")
+    is_later_copy = F.col("_first").isNotNull() & (
+        F.struct("source_file", "line_number") != F.col("_first")
+    )
+    reason = F.when(F.col("_row_reason").isNotNull(), F.col("_row_reason")).when(
+        well_formed & F.col("_conflict"), F.lit(Reason.CONFLICTING_TRANSACTION_ID.value)
+    )
+    status = (
+        F.when(reason.isNotNull(), F.lit(QUARANTINED))
+        .when(well_formed & is_later_copy, F.lit(DUPLICATE))
+        .otherwise(F.lit(CLEAN))
+    )
+    return compared.select("*", status.alias("status"), reason.alias("reason")).drop(
+        "_id", "_first", "_conflict", "_row_reason"
+    )
+
+
+def cleaned_rows(classified: DataFrame) -> DataFrame:
+    clean = classified.where(F.col("status") == CLEAN)
+    return clean.select(
+        F.col("_transaction_id").alias("transaction_id"),
+        F.col("_tx_datetime").alias("tx_datetime"),
+        F.col("_customer_id").alias("customer_id"),
+        F.col("_terminal_id").alias("terminal_id"),
+        F.col("_tx_amount").alias("tx_amount"),
+        F.col("_tx_time_seconds").alias("tx_time_seconds"),
+        F.col("_tx_time_days").cast("int").alias("tx_time_days"),
+        F.col("_tx_fraud").cast("int").alias("tx_fraud"),
+        F.col("_tx_fraud_scenario").cast("int").alias("tx_fraud_scenario"),
+        "source_file",
+        "line_number",
+        "day",
+    ).select(*CLEANED_COLUMNS)
+
+
+def quarantined_rows(classified: DataFrame) -> DataFrame:
+    return classified.where(F.col("status") == QUARANTINED).select(*QUARANTINED_COLUMNS)
+
+
+def status_counts(classified: DataFrame) -> DataFrame:
+    """Rows per source file, day, status and reason: one small aggregate for metadata/checks."""
+    return classified.groupBy("source_file", "day", "status", "reason").count()

@@ -1,0 +1,28 @@
+"""Column names of the landing format and of the raw, cleaned and quarantined tables."""
+
+from __future__ import annotations
+
+from datetime import date
+
+FIELDS = (
+    "transaction_id",
+    "tx_datetime",
+    "customer_id",
+    "terminal_id",
+    "tx_amount",
+    "tx_time_seconds",
+    "tx_time_days",
+    "tx_fraud",
+    "tx_fraud_scenario",
+)
+# The feed's header has carried this typo for years; both spellings are accepted.
+HEADER_ALIASES = {"tranaction_id": "transaction_id"}
+TIME_ORIGIN = date(2019, 8, 22)
+SENTINEL_CUSTOMER_ID = -999_999
+DATETIME_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
+
+LINEAGE = ("source_file", "line_number", "day")
+RAW_COLUMNS = (*LINEAGE, *FIELDS, "field_count", "raw_line")
+CLEANED_COLUMNS = (*FIELDS, "source_file", "line_number", "day")
+QUARANTINED_COLUMNS = (*LINEAGE, "reason", *FIELDS, "raw_line")
+REQUIRED_CLEANED_COLUMNS = (*FIELDS, "source_file", "line_number", "day")

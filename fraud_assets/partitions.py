@@ -1,0 +1,86 @@
+"""Daily partitions and the mapping from a landed file to the days it covers.
+
+Assets are partitioned by day so that a look-back (features need 37 days of history) is a
+`TimeWindowPartitionMapping` in the asset graph. A landed file named after its first day covers
+`file_period_days` consecutive days and is processed by one run over that partition range.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import PurePosixPath
+
+from dagster import DailyPartitionsDefinition
+
+from fraud_assets.settings import Settings
+
+_FILE_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.txt$")
+
+
+class LandingFileNameError(ValueError):
+    """A landed file's name does not say which period it holds."""
+
+
+def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
+    return DailyPartitionsDefinition(
+        start_date=settings.partitions_start.isoformat(), end_offset=1, fmt="%Y-%m-%d"
+    )
+
+
+@dataclass(frozen=True)
+class FilePeriod:
+    """The days a landed file covers: first_day .. last_day, both included."""
+
+    first_day: date
+    last_day: date
+
+    @property
+    def days(self) -> list[date]:
+        count = (self.last_day - self.first_day).days + 1
+        return [self.first_day + timedelta(days=i) for i in range(count)]
+
+    @property
+    def partition_keys(self) -> list[str]:
+        return [day.isoformat() for day in self.days]
+
+
+def file_period(key: str, period_days: int) -> FilePeriod:
+    """The period of a landed file from its name, e.g. `landing/2019-08-22.txt`."""
+    name = PurePosixPath(key).name
+    match = _FILE_NAME.match(name)
+    if not match:
+        raise LandingFileNameError(
+            f"landed file {key!r} is not named after its first day (expected YYYY-MM-DD.txt)"
+        )
+    try:
+        first = date.fromisoformat(match.group(1))
+    except ValueError:
+        raise LandingFileNameError(f"landed file {key!r} names no real date") from None
+    return FilePeriod(first, first + timedelta(days=period_days - 1))
+
+
+DAILY_PARTITIONS = daily_partitions(Settings.from_env())
+
+
+def is_landing_file_name(key: str) -> bool:
+    return bool(_FILE_NAME.match(PurePosixPath(key).name))
+
+
+LANDED_FILE_TAG = "fraud_assets/landed_file"
+LANDED_VERSION_TAG = "fraud_assets/landed_version"
+
+
+def file_run_tags(key: str, version: str, period: FilePeriod) -> dict[str, str]:
+    """Tags of the one run that ingests a landed file over the days it covers.
+
+    A range run is asked for with Dagster's range tags (RunRequest has no range argument);
+    assets with BackfillPolicy.single_run() then see the whole range in one step.
+    """
+    return {
+        "dagster/asset_partition_range_start": period.first_day.isoformat(),
+        "dagster/asset_partition_range_end": period.last_day.isoformat(),
+        LANDED_FILE_TAG: key,
+        LANDED_VERSION_TAG: version,
+    }

@@ -1,0 +1,110 @@
+"""Typed configuration, read from the environment in one place.
+
+Every setting has a default that runs locally with nothing set; README.md documents each one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name}={value!r} is not a boolean; use true or false")
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not an integer") from None
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint_url: str | None
+    bucket: str
+    landing_prefix: str
+    storage_prefix: str
+    region: str
+    access_key_id: str | None
+    secret_access_key: str | None
+    use_s3a: bool
+    cache_dir: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    data_dir: Path
+    landing_dir: Path
+    storage_dir: Path
+    partitions_start: date
+    file_period_days: int
+    spark_master: str
+    spark_driver_memory: str
+    spark_conf: dict[str, str] = field(default_factory=dict)
+    s3: S3Settings | None = None
+    sensor_interval_seconds: int = 30
+    sensor_full_scan_minutes: int = 60
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        environment = _env("FRAUD_ENV", "local")
+        if environment not in {"local", "s3"}:
+            raise ValueError(f"FRAUD_ENV={environment!r} is unknown; use 'local' or 's3'")
+        data_dir = Path(_env("FRAUD_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
+        spark_conf_text = _env("FRAUD_SPARK_CONF", "{}")
+        try:
+            spark_conf = {str(k): str(v) for k, v in json.loads(spark_conf_text).items()}
+        except (json.JSONDecodeError, AttributeError):
+            raise ValueError(
+                f"FRAUD_SPARK_CONF must be a JSON object of Spark settings, got {spark_conf_text!r}"
+            ) from None
+        period = _env_int("FRAUD_FILE_PERIOD_DAYS", 30)
+        if period < 1:
+            raise ValueError("FRAUD_FILE_PERIOD_DAYS must be at least 1")
+        return cls(
+            environment=environment,
+            data_dir=data_dir,
+            landing_dir=Path(_env("FRAUD_LANDING_DIR", str(data_dir / "landing"))).resolve(),
+            storage_dir=Path(_env("FRAUD_STORAGE_DIR", str(data_dir / "warehouse"))).resolve(),
+            partitions_start=date.fromisoformat(_env("FRAUD_PARTITIONS_START", "2019-08-22")),
+            file_period_days=period,
+            spark_master=_env("FRAUD_SPARK_MASTER", "local[*]"),
+            spark_driver_memory=_env("FRAUD_SPARK_DRIVER_MEMORY", "2g"),
+            spark_conf=spark_conf,
+            s3=S3Settings(
+                endpoint_url=os.environ.get("FRAUD_S3_ENDPOINT_URL") or None,
+                bucket=_env("FRAUD_S3_BUCKET", "fraud"),
+                landing_prefix=_env("FRAUD_S3_LANDING_PREFIX", "landing/"),
+                storage_prefix=_env("FRAUD_S3_STORAGE_PREFIX", "warehouse/"),
+                region=_env("AWS_REGION", "us-east-1"),
+                access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or None,
+                secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+                use_s3a=_env_bool("FRAUD_S3_USE_S3A", False),
+                cache_dir=Path(_env("FRAUD_S3_CACHE_DIR", str(data_dir / "s3-cache"))).resolve(),
+            ),
+            sensor_interval_seconds=_env_int("FRAUD_SENSOR_INTERVAL_SECONDS", 30),
+            sensor_full_scan_minutes=_env_int("FRAUD_SENSOR_FULL_SCAN_MINUTES", 60),
+        )
