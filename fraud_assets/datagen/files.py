@@ -154,20 +154,22 @@ def generate(
 
     def chunks(index: int, summary: FileSummary) -> Iterator[bytes]:
         nonlocal next_id
-        if index in config.empty_files:
-            return
-        yield HEADER
+        # Defects draw from a stream of their own, so the simulated transactions (and the
+        # ids of later files) are the same whatever defects or empty files are asked for.
+        defect_rng = np.random.default_rng([config.seed, index])
+        writes = index not in config.empty_files
+        if writes:
+            yield HEADER
         for offset in range(config.days_per_file):
             day = summary.first_day + timedelta(days=offset)
             day_tx = simulate_day(day, population, state, rng)
-            if index in config.header_only_files:
-                next_id += len(day_tx)
+            first_id, next_id = next_id, next_id + len(day_tx)
+            if not writes or index in config.header_only_files:
                 continue
-            body = format_day(day_tx, next_id, config.defects, rng, summary)
-            next_id += len(day_tx)
+            body = format_day(day_tx, first_id, config.defects, defect_rng, summary)
             summary.lines += body.count(b"\n")
             last_day = offset == config.days_per_file - 1
-            if last_day and rng.random() < config.defects.truncated_last_line:
+            if last_day and defect_rng.random() < config.defects.truncated_last_line:
                 cut = body.rstrip(b"\n").rfind(b"\n") + 1
                 last_line = body[cut:].rstrip(b"\n")
                 body = body[:cut] + last_line[: max(1, len(last_line) // 2)]

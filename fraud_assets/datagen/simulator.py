@@ -147,7 +147,8 @@ def simulate_day(
         seconds=seconds[order],
         customer_id=customers[order],
         terminal_id=terminals[order],
-        amount=np.round(amount[order], 2),
+        # Cents are the unit: a tiny draw is one cent, not a zero amount (that is a defect).
+        amount=np.maximum(np.round(amount[order], 2), 0.01),
         fraud=(scenario[order] > 0).astype(np.int8),
         scenario=scenario[order],
     )

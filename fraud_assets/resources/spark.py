@@ -98,6 +98,10 @@ class SparkResource(LazyPySparkResource):
     def _init_session(self) -> None:
         if self._spark_session is None and SparkSession.getActiveSession() is None:
             check_java()
+            # The local driver starts Python workers with PYSPARK_PYTHON, not the conf.
+            os.environ.setdefault(
+                "PYSPARK_PYTHON", self.spark_config.get("spark.pyspark.python", sys.executable)
+            )
         super()._init_session()
         self._spark_session.sparkContext.setLogLevel("WARN")
 

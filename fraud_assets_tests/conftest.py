@@ -1,0 +1,71 @@
+import dataclasses
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from fraud_assets.datagen.defects import DefectRates
+from fraud_assets.datagen.files import GeneratorConfig, generate
+from fraud_assets.resources.spark import SparkResource, default_spark_config
+from fraud_assets.settings import Settings
+
+TEST_SPARK_CONFIG = {
+    "spark.master": "local[2]",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.driver.memory": "1g",
+}
+
+
+@pytest.fixture(scope="session")
+def spark_resource() -> SparkResource:
+    config = {**default_spark_config(Settings.from_env()), **TEST_SPARK_CONFIG}
+    return SparkResource(spark_config=config)
+
+
+@pytest.fixture(scope="session")
+def spark(spark_resource: SparkResource) -> SparkSession:
+    """One SparkSession for the whole test session; every SparkResource reuses it."""
+    return spark_resource.spark_session
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    data = tmp_path / "data"
+    return dataclasses.replace(
+        Settings.from_env(),
+        data_dir=data,
+        landing_dir=data / "landing",
+        storage_dir=data / "warehouse",
+        spark_conf=TEST_SPARK_CONFIG,
+    )
+
+
+def write_landing_files(folder: Path, config: GeneratorConfig) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for summary, chunks in generate(config):
+        path = folder / summary.name
+        with open(path, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        written.append(path)
+    return written
+
+
+SMALL = GeneratorConfig(
+    customers=150,
+    terminals=60,
+    files=2,
+    days_per_file=30,
+    seed=7,
+    defects=DefectRates().scaled(2_000),
+)
+
+
+@pytest.fixture(scope="session")
+def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two 30-day files with every row defect, shared read-only by the tests."""
+    folder = tmp_path_factory.mktemp("landing")
+    write_landing_files(folder, SMALL)
+    return folder

@@ -1,0 +1,143 @@
+import json
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetExecutionContext,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    asset,
+    materialize,
+)
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType
+
+from fraud_assets.resources.storage import LocalParquetIOManager, LocalStorageRoot
+
+DAYS = DailyPartitionsDefinition(start_date="2020-01-01", end_offset=1)
+RANGE = {
+    "dagster/asset_partition_range_start": "2020-01-01",
+    "dagster/asset_partition_range_end": "2020-01-03",
+}
+SEEN: dict[str, list] = {}
+
+
+def _resources(spark_resource, base: Path) -> dict:
+    root = LocalStorageRoot(base_path=str(base))
+    return {"io_manager": LocalParquetIOManager(spark=spark_resource, root=root)}
+
+
+def _frame(context: AssetExecutionContext, values: list[tuple[int, str]]) -> DataFrame:
+    spark = context.resources.io_manager.spark.spark_session
+    return spark.createDataFrame(values, "value int, day string")
+
+
+@asset(partitions_def=DAYS, backfill_policy=BackfillPolicy.single_run())
+def numbers(context: AssetExecutionContext) -> DataFrame:
+    version = context.run.tags.get("test/version", "1")
+    rows = [(int(version) * 10 + i, "2020-01-01") for i in range(3)]
+    rows += [(int(version) * 10 + 5, "2020-01-02")]
+    if context.run.tags.get("test/outside"):
+        rows.append((99, "2020-02-01"))
+    frame = _frame(context, rows)
+    if context.run.tags.get("test/fail"):
+        # Fault injection: a task dies in the middle of the write.
+        explode = F.udf(lambda v: 1 // (v % 10 - 2), IntegerType())
+        frame = frame.withColumn("value", explode("value"))
+    return frame
+
+
+@asset(partitions_def=DAYS, backfill_policy=BackfillPolicy.single_run())
+def reader(numbers: DataFrame) -> DataFrame:
+    SEEN["reader"] = sorted((r["value"], r["day"]) for r in numbers.collect())
+    return numbers
+
+
+def _pointer(base: Path, day: str) -> dict:
+    return json.loads((base / "numbers" / "partitions" / f"{day}.json").read_text())
+
+
+def test_round_trip_over_a_range_with_an_empty_day(spark_resource, tmp_path):
+    result = materialize(
+        [numbers, reader], resources=_resources(spark_resource, tmp_path), tags=RANGE
+    )
+    assert result.success
+    assert SEEN["reader"] == [
+        (10, "2020-01-01"),
+        (11, "2020-01-01"),
+        (12, "2020-01-01"),
+        (15, "2020-01-02"),
+    ]
+    assert [_pointer(tmp_path, d)["rows"] for d in ("2020-01-01", "2020-01-02", "2020-01-03")] == [
+        3,
+        1,
+        0,
+    ]
+    metadata = result.asset_materializations_for_node("numbers")[0].metadata
+    assert metadata["rows"].value == 4 and metadata["partitions"].value == 3
+
+
+def test_rewrite_publishes_the_new_version_and_removes_the_old(spark_resource, tmp_path):
+    resources = _resources(spark_resource, tmp_path)
+    materialize([numbers], resources=resources, tags=RANGE)
+    old = _pointer(tmp_path, "2020-01-01")["version"]
+    materialize([numbers, reader], resources=resources, tags={**RANGE, "test/version": "2"})
+    assert _pointer(tmp_path, "2020-01-01")["version"] != old
+    assert not (tmp_path / "numbers" / "versions" / old / "day=2020-01-01").exists()
+    assert SEEN["reader"][0] == (20, "2020-01-01")
+
+
+def test_failed_write_leaves_the_published_data_untouched(spark_resource, tmp_path):
+    resources = _resources(spark_resource, tmp_path)
+    materialize([numbers], resources=resources, tags=RANGE)
+    before = {d: _pointer(tmp_path, d) for d in ("2020-01-01", "2020-01-02")}
+    versions_before = set((tmp_path / "numbers" / "versions").iterdir())
+    failed = materialize(
+        [numbers],
+        resources=resources,
+        tags={**RANGE, "test/fail": "1", "test/version": "3"},
+        raise_on_error=False,
+    )
+    assert not failed.success
+    assert {d: _pointer(tmp_path, d) for d in before} == before
+    assert set((tmp_path / "numbers" / "versions").iterdir()) == versions_before
+    materialize([numbers.to_source_asset(), reader], resources=resources, tags=RANGE)
+    assert SEEN["reader"][0] == (10, "2020-01-01")
+
+
+def test_rows_outside_the_run_are_refused_and_nothing_is_published(spark_resource, tmp_path):
+    result = materialize(
+        [numbers],
+        resources=_resources(spark_resource, tmp_path),
+        tags={**RANGE, "test/outside": "1"},
+        raise_on_error=False,
+    )
+    assert not result.success
+    errors = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "outside its run's partitions" in str(errors[0].event_specific_data.error)
+    assert not (tmp_path / "numbers" / "partitions").exists()
+
+
+def test_reading_days_never_materialised_says_what_to_do(spark_resource, tmp_path):
+    result = materialize(
+        [numbers.to_source_asset(), reader],
+        resources=_resources(spark_resource, tmp_path),
+        tags=RANGE,
+        raise_on_error=False,
+    )
+    errors = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "materialise it first" in str(errors[0].event_specific_data.error)
+
+
+@pytest.mark.parametrize("columns", ["value int"])
+def test_output_without_day_column_is_refused(spark_resource, tmp_path, columns):
+    @asset(partitions_def=DAYS, backfill_policy=BackfillPolicy.single_run())
+    def no_day(context: AssetExecutionContext) -> DataFrame:
+        return context.resources.io_manager.spark.spark_session.createDataFrame([(1,)], columns)
+
+    result = materialize(
+        [no_day], resources=_resources(spark_resource, tmp_path), tags=RANGE, raise_on_error=False
+    )
+    errors = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "no 'day' column" in str(errors[0].event_specific_data.error)
