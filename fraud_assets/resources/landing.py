@@ -142,6 +142,7 @@ class S3LandingZone(LandingZone):
                 str(partial),
                 source_filesystem=self.s3.filesystem(),
                 destination_filesystem=pafs.LocalFileSystem(),
+                chunk_size=8 << 20,
             )
             partial.rename(staged)
         return staged.as_uri()

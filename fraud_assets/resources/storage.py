@@ -80,6 +80,36 @@ class ObjectStore:
                     documents.append(json.loads(stream.read()))
         return documents
 
+    def upload_parquet(self, local_dir: str, relative: str) -> None:
+        """Copy the parquet files under a local folder to `relative`, keeping sub-folders
+        (Spark's checksum and marker files stay behind)."""
+        local = pafs.LocalFileSystem()
+        for info in local.get_file_info(pafs.FileSelector(local_dir, recursive=True)):
+            if info.is_file and info.base_name.endswith(".parquet"):
+                target = self.path(relative, posixpath.relpath(info.path, local_dir))
+                self.filesystem.create_dir(posixpath.dirname(target), recursive=True)
+                pafs.copy_files(
+                    info.path,
+                    target,
+                    source_filesystem=local,
+                    destination_filesystem=self.filesystem,
+                )
+
+    def download(self, relative: str, local_dir: Path) -> None:
+        """Copy every file under `relative` into `local_dir`, keeping sub-folders."""
+        local = pafs.LocalFileSystem()
+        root = self.path(relative)
+        for info in self.filesystem.get_file_info(pafs.FileSelector(root, recursive=True)):
+            if info.is_file:
+                target = local_dir / posixpath.relpath(info.path, root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                pafs.copy_files(
+                    info.path,
+                    str(target),
+                    source_filesystem=self.filesystem,
+                    destination_filesystem=local,
+                )
+
     def delete_dir(self, relative: str) -> None:
         path = self.path(relative)
         if self.filesystem.get_file_info(path).type != pafs.FileType.NotFound:
@@ -306,13 +336,7 @@ class S3ParquetIOManager(PartitionedParquetIOManager):
     def finish_write(self, target: WriteTarget, relative: str) -> None:
         if self.use_s3a:
             return
-        store = self.store()
-        pafs.copy_files(
-            target.path,
-            store.path(relative),
-            source_filesystem=target.filesystem,
-            destination_filesystem=store.filesystem,
-        )
+        self.store().upload_parquet(target.path, relative)
         shutil.rmtree(target.path, ignore_errors=True)
 
     def discard_write(self, target: WriteTarget, relative: str) -> None:
@@ -329,12 +353,9 @@ class S3ParquetIOManager(PartitionedParquetIOManager):
             folder = cached / f"{PARTITION_COLUMN}={day}"
             if folder.exists():
                 continue
+            # Versions never change once published: a folder in the cache is complete.
             partial = cached / f".{folder.name}.{uuid.uuid4().hex}"
-            pafs.copy_files(
-                store.path(relative, f"{PARTITION_COLUMN}={day}"),
-                str(partial),
-                source_filesystem=store.filesystem,
-                destination_filesystem=pafs.LocalFileSystem(),
-            )
+            store.download(posixpath.join(relative, folder.name), partial)
+            partial.mkdir(parents=True, exist_ok=True)
             partial.rename(folder)
         return cached.as_uri()
