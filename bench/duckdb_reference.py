@@ -12,7 +12,8 @@ from fraud_assets.ingestion.schema import FIELDS, SENTINEL_CUSTOMER_ID, TIME_ORI
 
 
 def _int(name: str) -> str:
-    return f"CASE WHEN regexp_full_match({name}, '-?[0-9]{{1,18}}') THEN TRY_CAST({name} AS BIGINT) END"
+    pattern = "'[ ]*[+-]?[0-9]{1,18}[ ]*'"
+    return f"CASE WHEN regexp_full_match({name}, {pattern}) THEN TRY_CAST({name} AS BIGINT) END"
 
 
 def ingest(path: Path, source_file: str, first_day: str, period_days: int, out: Path) -> dict:
@@ -72,15 +73,22 @@ def ingest(path: Path, source_file: str, first_day: str, period_days: int, out: 
             {_int("tx_fraud")} AS t_fraud, {_int("tx_fraud_scenario")} AS t_scenario
         FROM raw_days
     """
-    missing = "\n".join(
-        f"WHEN trim({name}) = '' THEN 'missing_{name}'" for name in FIELDS
-    )
+    missing = "\n".join(f"WHEN trim({name}) = '' THEN 'missing_{name}'" for name in FIELDS)
     invalid = "\n".join(
         f"WHEN {typed_name} IS NULL THEN 'invalid_{name}'"
         for name, typed_name in zip(
             FIELDS,
-            ("t_id", "t_dt", "t_customer", "t_terminal", "t_amount", "t_seconds", "t_days",
-             "t_fraud", "t_scenario"),
+            (
+                "t_id",
+                "t_dt",
+                "t_customer",
+                "t_terminal",
+                "t_amount",
+                "t_seconds",
+                "t_days",
+                "t_fraud",
+                "t_scenario",
+            ),
             strict=True,
         )
     )
