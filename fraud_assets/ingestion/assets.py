@@ -180,12 +180,15 @@ def clean_transactions(
     context: AssetExecutionContext, raw_transactions: DataFrame
 ) -> Iterator[Output[DataFrame] | AssetCheckResult]:
     started = time.monotonic()
+    keys = context.partition_keys
     repeated = repeated_transaction_ids(raw_transactions).persist(StorageLevel.MEMORY_AND_DISK)
     repeated_ids = repeated.count()
     # A feed repeats few ids: ship them to every task instead of shuffling all rows by id.
     # A file sent twice repeats every id, and then the ordinary shuffle join is the safe one.
     lookup = F.broadcast(repeated) if repeated_ids <= BROADCAST_REPEATED_IDS else repeated
-    classified = classify(raw_transactions, PERIOD_DAYS, lookup).persist(StorageLevel.DISK_ONLY)
+    classified = classify(raw_transactions, PERIOD_DAYS, lookup).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
     try:
         counts = [row.asDict() for row in status_counts(classified).collect()]
         by_status = Counter()
@@ -225,15 +228,19 @@ def clean_transactions(
                 "preview": MetadataValue.md(preview(quarantined)),
             },
         )
+        # The checks read what was stored, not the plan that produced it.
+        storage = context.resources.parquet_io_manager
+        stored_cleaned = storage.read_partitions([CLEANED], keys)
+        stored_quarantined = storage.read_partitions([QUARANTINED], keys)
         duplicates = classified.where(F.col("status") == DUPLICATE)
         outcomes = {
             "row_conservation": checks.row_conservation(
-                raw_transactions, cleaned, quarantined, duplicates
+                raw_transactions, stored_cleaned, stored_quarantined, duplicates
             ),
-            "unique_transaction_id": checks.unique_transaction_ids(cleaned),
-            "no_nulls": checks.no_nulls(cleaned),
+            "unique_transaction_id": checks.unique_transaction_ids(stored_cleaned),
+            "no_nulls": checks.no_nulls(stored_cleaned),
             "tx_datetime_within_file_period": checks.datetimes_within_file_period(
-                cleaned, PERIOD_DAYS
+                stored_cleaned, PERIOD_DAYS
             ),
         }
         for name, outcome in outcomes.items():

@@ -167,7 +167,8 @@ def repeated_transaction_ids(raw: DataFrame) -> DataFrame:
 
 
 def classify(raw: DataFrame, period_days: int, repeated: DataFrame | None = None) -> DataFrame:
-    """Every raw row with `status`, `reason` and typed fields (prefixed `_`).
+    """Every raw row with `status`, `reason`, typed fields (prefixed `_`) and, for quarantined
+    rows, the text fields.
 
     Well-formed rows that share a transaction id are compared by content: later copies of
     identical content are duplicates (dropped); differing content quarantines all copies,
@@ -190,8 +191,22 @@ def classify(raw: DataFrame, period_days: int, repeated: DataFrame | None = None
         .when(well_formed & is_later_copy, F.lit(DUPLICATE))
         .otherwise(F.lit(CLEAN))
     )
-    return compared.select("*", status.alias("status"), reason.alias("reason")).drop(
-        "_id", "_first", "_conflict", "_row_reason"
+    decided = compared.select("*", status.alias("status"), reason.alias("reason"))
+    # The text of a row is only kept where the quarantine needs it: half the width to carry.
+    kept_text = [
+        F.when(F.col("status") == QUARANTINED, F.col(name)).alias(name)
+        for name in (*FIELDS, "raw_line")
+    ]
+    typed_names = [f"_{name}" for name in FIELDS]
+    return decided.select(
+        "source_file",
+        "line_number",
+        "day",
+        "field_count",
+        *kept_text,
+        *typed_names,
+        "status",
+        "reason",
     )
 
 

@@ -16,6 +16,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -239,17 +240,28 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         )
 
     def load_input(self, context: InputContext) -> DataFrame:
+        return self.read_partitions(
+            context.asset_key.path, list(context.asset_partition_keys), context.log.warning
+        )
+
+    def read_partitions(
+        self, asset_path: list[str], keys: list[str], warn=lambda message: None
+    ) -> DataFrame:
+        """The stored days of an asset as one DataFrame (with its `day` column).
+
+        Days never materialised are skipped with a warning (a look-back reaches before the
+        first file); none at all is an error.
+        """
         spark = self.spark.spark_session
-        asset = posixpath.join(*context.asset_key.path)
+        asset = posixpath.join(*asset_path)
         store = self.store()
         pointers = {
-            key: store.read_json(posixpath.join(asset, "partitions", f"{key}.json"))
-            for key in context.asset_partition_keys
+            key: store.read_json(posixpath.join(asset, "partitions", f"{key}.json")) for key in keys
         }
         present = {key: pointer for key, pointer in pointers.items() if pointer}
         missing = sorted(set(pointers) - set(present))
         if missing:
-            context.log.warning(
+            warn(
                 f"{asset}: {len(missing)} of {len(pointers)} requested days are not "
                 f"materialised ({missing[0]}..{missing[-1]}); reading the rest"
             )
@@ -267,10 +279,7 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
             paths = [f"{base}/{PARTITION_COLUMN}={day}" for day in days]
             schema = StructType.fromJson(json.loads(present[days[0]]["schema"]))
             frames.append(spark.read.schema(schema).option("basePath", base).parquet(*paths))
-        result = frames[0]
-        for frame in frames[1:]:
-            result = result.unionByName(frame)
-        return result
+        return reduce(DataFrame.unionByName, frames)
 
 
 def _write_empty(target: WriteTarget, key: str, schema: StructType) -> str:

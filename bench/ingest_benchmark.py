@@ -1,0 +1,174 @@
+"""Ingestion benchmark: one generated landing file through raw -> cleaned on Spark (the real
+Dagster assets and IO manager, local[*]) and, in the same run, the same rules in DuckDB.
+
+    uv run python bench/ingest_benchmark.py --rows 5000000
+    uv run python bench/ingest_benchmark.py --rows 47000000 --skip-duckdb   # scale run
+
+Prints rows/s for both, their ratio, and the peak resident memory of the process tree
+(Python driver + Spark's JVM), sampled every 0.2 s.
+"""
+
+import argparse
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from duckdb_reference import ingest as duckdb_ingest
+
+from fraud_assets.settings import PROJECT_ROOT, Settings
+
+ROWS_PER_CUSTOMER_PER_FILE = 60  # ~2 transactions a day over 30 days
+
+
+class PeakMemory:
+    """Largest resident set of this process and its children while the block runs."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total)
+            time.sleep(0.2)
+
+    def __enter__(self) -> "PeakMemory":
+        self.peak = 0
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def landing_file(folder: Path, rows: int, seed: int) -> Path:
+    path = folder / "2019-08-22.txt"
+    if path.exists():
+        return path
+    customers = max(1, rows // ROWS_PER_CUSTOMER_PER_FILE)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fraud_assets.datagen.cli",
+            "--out",
+            str(folder),
+            "--files",
+            "1",
+            "--customers",
+            str(customers),
+            "--terminals",
+            "1000",
+            "--seed",
+            str(seed),
+            "--quiet",
+        ],
+        check=True,
+    )
+    return path
+
+
+def run_spark(settings: Settings) -> dict:
+    from dagster import materialize
+
+    from fraud_assets.definitions import local_resources
+    from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
+    from fraud_assets.partitions import file_period, file_run_tags
+
+    resources = local_resources(settings)
+    landed = resources["landing"].get("2019-08-22.txt")
+    tags = file_run_tags(landed.key, landed.version, file_period(landed.key, 30))
+    resources["spark"].spark_session.range(1).count()  # JVM start-up is not ingestion time
+    started = time.monotonic()
+    result = materialize([raw_transactions, clean_transactions], resources=resources, tags=tags)
+    seconds = time.monotonic() - started
+    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+    meta = result.asset_materializations_for_node("clean_transactions")[0].metadata
+    steps = {
+        event.step_key: event.event_specific_data.duration_ms / 1000
+        for event in result.all_events
+        if event.event_type_value == "STEP_SUCCESS"
+    }
+    return {
+        "seconds": seconds,
+        "steps": steps,
+        "raw": meta["rows_in"].value,
+        "clean": meta["rows_out"].value,
+        "quarantined": meta["rows_quarantined"].value,
+        "duplicate": meta["duplicates_dropped"].value,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "data" / "bench")
+    parser.add_argument("--skip-duckdb", action="store_true")
+    args = parser.parse_args()
+
+    folder = args.workdir / f"landing-{args.rows}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = landing_file(folder, args.rows, args.seed)
+    size_gb = path.stat().st_size / 1e9
+
+    results = {}
+    if not args.skip_duckdb:
+        out = args.workdir / "duckdb-out"
+        shutil.rmtree(out, ignore_errors=True)
+        with PeakMemory() as memory:
+            started = time.monotonic()
+            counts = duckdb_ingest(path, path.name, "2019-08-22", 30, out)
+            results["duckdb"] = {"seconds": time.monotonic() - started, **counts}
+        results["duckdb"]["peak_rss_gb"] = memory.peak / 1e9
+
+    storage = args.workdir / "spark-out"
+    shutil.rmtree(storage, ignore_errors=True)
+    settings = dataclasses.replace(
+        Settings.from_env(),
+        data_dir=args.workdir,
+        landing_dir=folder,
+        storage_dir=storage,
+    )
+    with PeakMemory() as memory:
+        results["spark"] = run_spark(settings)
+    results["spark"]["peak_rss_gb"] = memory.peak / 1e9
+
+    rows = results["spark"]["raw"]
+    print(f"file: {path} ({rows:,} rows, {size_gb:.2f} GB)")
+    for engine, figures in results.items():
+        rate = rows / figures["seconds"]
+        print(
+            f"{engine:>6}: {figures['seconds']:7.1f} s  {rate:12,.0f} rows/s  "
+            f"peak RSS {figures['peak_rss_gb']:.2f} GB"
+        )
+    if "duckdb" in results:
+        for key in ("raw", "clean", "quarantined", "duplicate"):
+            assert results["duckdb"][key] == results["spark"][key], (key, results)
+        ratio = results["spark"]["seconds"] / results["duckdb"]["seconds"]
+        print(f" ratio: Spark takes {ratio:.2f}x the DuckDB time (same rows out of each)")
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
