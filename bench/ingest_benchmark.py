@@ -30,10 +30,12 @@ ROWS_PER_CUSTOMER_PER_FILE = 60  # ~2 transactions a day over 30 days
 
 
 class PeakMemory:
-    """Largest resident set of this process and its children while the block runs."""
+    """Largest resident set of this process and its children (and of each process by name)
+    while the block runs."""
 
     def __init__(self) -> None:
         self.peak = 0
+        self.by_name: dict[str, int] = {}
         self._stop = threading.Event()
 
     def _sample(self) -> None:
@@ -42,15 +44,15 @@ class PeakMemory:
             total = 0
             for process in [me, *me.children(recursive=True)]:
                 try:
-                    total += process.memory_info().rss
+                    rss, name = process.memory_info().rss, process.name()
                 except psutil.Error:
                     continue
+                total += rss
+                self.by_name[name] = max(self.by_name.get(name, 0), rss)
             self.peak = max(self.peak, total)
             time.sleep(0.2)
 
     def __enter__(self) -> "PeakMemory":
-        self.peak = 0
-        self._stop.clear()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -152,6 +154,9 @@ def main() -> int:
     with PeakMemory() as memory:
         results["spark"] = run_spark(settings)
     results["spark"]["peak_rss_gb"] = memory.peak / 1e9
+    results["spark"]["peak_rss_gb_by_process"] = {
+        name: round(rss / 1e9, 2) for name, rss in memory.by_name.items()
+    }
 
     rows = results["spark"]["raw"]
     print(f"file: {path} ({rows:,} rows, {size_gb:.2f} GB)")

@@ -27,8 +27,9 @@ from fraud_assets.ingestion.cleaning import (
     DUPLICATE,
     classify,
     cleaned_rows,
+    compare_repeated,
     quarantined_rows,
-    repeated_transaction_ids,
+    repeated_ids,
     status_counts,
 )
 from fraud_assets.ingestion.landing import header_lines, parse_landed_file
@@ -106,9 +107,11 @@ def raw_transactions(
                 f"{landed.key} covers {len(outside)} days outside this run; their rows are left "
                 "for a run over those days"
             )
+            # Only then: a filter on `day` makes Spark compute the parsed columns twice.
+            frame = frame.where(F.col("day").isin(keys))
         frames.append(frame)
         records.append((landed, period, rows, bool(skipped)))
-    raw = reduce(DataFrame.unionByName, frames).where(F.col("day").isin(keys))
+    raw = reduce(DataFrame.unionByName, frames)
     per_file = [
         {"file": landed.key, "lines": rows, "days": f"{p.first_day}..{p.last_day}"}
         for landed, p, rows, _ in records
@@ -181,11 +184,13 @@ def clean_transactions(
 ) -> Iterator[Output[DataFrame] | AssetCheckResult]:
     started = time.monotonic()
     keys = context.partition_keys
-    repeated = repeated_transaction_ids(raw_transactions).persist(StorageLevel.MEMORY_AND_DISK)
-    repeated_ids = repeated.count()
+    ids = repeated_ids(raw_transactions).persist(StorageLevel.MEMORY_AND_DISK)
+    repeated_count = ids.count()
     # A feed repeats few ids: ship them to every task instead of shuffling all rows by id.
     # A file sent twice repeats every id, and then the ordinary shuffle join is the safe one.
-    lookup = F.broadcast(repeated) if repeated_ids <= BROADCAST_REPEATED_IDS else repeated
+    few = repeated_count <= BROADCAST_REPEATED_IDS
+    repeated = compare_repeated(raw_transactions, F.broadcast(ids) if few else ids)
+    lookup = F.broadcast(repeated) if few else repeated
     classified = classify(raw_transactions, PERIOD_DAYS, lookup).persist(
         StorageLevel.MEMORY_AND_DISK
     )
@@ -214,7 +219,7 @@ def clean_transactions(
                 "duplicates_dropped": by_status[DUPLICATE],
                 "quarantine_reasons": reasons,
                 **{f"quarantined_{reason}": n for reason, n in by_reason.items()},
-                "repeated_transaction_ids": repeated_ids,
+                "repeated_transaction_ids": repeated_count,
                 "seconds_to_classify": seconds,
                 "preview": MetadataValue.md(preview(cleaned)),
             },
@@ -257,4 +262,4 @@ def clean_transactions(
             )
     finally:
         classified.unpersist()
-        repeated.unpersist()
+        ids.unpersist()

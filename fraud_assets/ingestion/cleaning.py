@@ -24,7 +24,6 @@ from fraud_assets.ingestion.schema import (
 )
 
 CLEAN, QUARANTINED, DUPLICATE = "clean", "quarantined", "duplicate"
-_FILE_DATE = r"(\d{4}-\d{2}-\d{2})\.txt$"
 
 
 class Reason(StrEnum):
@@ -97,7 +96,7 @@ def _typed(raw: DataFrame) -> DataFrame:
 
 def _row_reason(period_days: int) -> Column:
     """The first rule a row breaks on its own, or null."""
-    first_day = F.to_date(F.regexp_extract(F.col("source_file"), _FILE_DATE, 1))
+    first_day = F.substring(F.col("source_file"), -14, 10).try_cast("date")
     period_start = F.to_timestamp(first_day)
     period_end = F.to_timestamp(F.date_add(first_day, period_days))
     origin = F.to_timestamp(F.lit(TIME_ORIGIN.isoformat()))
@@ -108,7 +107,7 @@ def _row_reason(period_days: int) -> Column:
         (F.col("field_count") != len(FIELDS), Reason.WRONG_COLUMN_COUNT),
         (F.col("raw_line").isNotNull(), Reason.BAD_ENCODING),
     ]
-    rules += [(F.trim(F.col(name)) == "", Reason(f"missing_{name}")) for name in FIELDS]
+    rules += [(F.col(name) == "", Reason(f"missing_{name}")) for name in FIELDS]
     rules += [(F.col(f"_{name}").isNull(), Reason(f"invalid_{name}")) for name in FIELDS]
     rules += [
         (F.col("_transaction_id") < 0, Reason.INVALID_TRANSACTION_ID),
@@ -138,31 +137,39 @@ def _row_reason(period_days: int) -> Column:
     return reason
 
 
-def repeated_transaction_ids(raw: DataFrame) -> DataFrame:
-    """Valid transaction ids on more than one well-formed line: how many lines, whether their
-    contents differ, and the first line (file, line number) that holds the id.
+def _well_formed_with_id(raw: DataFrame) -> DataFrame:
+    return raw.where(F.col("field_count") == len(FIELDS)).withColumn(
+        "_id", _whole_number(F.col("transaction_id"))
+    )
 
-    Only these ids need comparing, and a feed repeats few, so this small aggregate replaces a
-    shuffle of every row.
+
+def repeated_ids(raw: DataFrame) -> DataFrame:
+    """Valid transaction ids on more than one well-formed line (one column, `_id`).
+
+    It reads one column, and a feed repeats few ids: everything else about duplicates is
+    decided on these ids only, instead of shuffling every row by id.
     """
-    content = F.xxhash64(*[F.col(name) for name in FIELDS])
     return (
-        raw.where(F.col("field_count") == len(FIELDS))
-        .select(
-            _whole_number(F.col("transaction_id")).alias("_id"),
-            content.alias("content"),
-            "source_file",
-            "line_number",
-        )
+        _well_formed_with_id(raw)
         .where(F.col("_id").isNotNull())
         .groupBy("_id")
+        .count()
+        .where(F.col("count") > 1)
+        .select("_id")
+    )
+
+
+def compare_repeated(raw: DataFrame, ids: DataFrame) -> DataFrame:
+    """For each repeated id: whether its lines differ in content, and its first line."""
+    content = F.xxhash64(*[F.col(name) for name in FIELDS])
+    return (
+        _well_formed_with_id(raw)
+        .join(ids, "_id", "left_semi")
+        .groupBy("_id")
         .agg(
-            F.count(F.lit(1)).alias("_lines"),
-            (F.min("content") != F.max("content")).alias("_conflict"),
+            (F.min(content) != F.max(content)).alias("_conflict"),
             F.min(F.struct("source_file", "line_number")).alias("_first"),
         )
-        .where(F.col("_lines") > 1)
-        .drop("_lines")
     )
 
 
@@ -172,11 +179,11 @@ def classify(raw: DataFrame, period_days: int, repeated: DataFrame | None = None
 
     Well-formed rows that share a transaction id are compared by content: later copies of
     identical content are duplicates (dropped); differing content quarantines all copies,
-    since nothing says which one is right. `repeated` is `repeated_transaction_ids(raw)`,
-    passed in when the caller has it cached (or broadcast).
+    since nothing says which one is right. `repeated` is
+    `compare_repeated(raw, repeated_ids(raw))`, passed in when the caller has it at hand.
     """
     if repeated is None:
-        repeated = repeated_transaction_ids(raw)
+        repeated = compare_repeated(raw, repeated_ids(raw))
     typed = _typed(raw).withColumn("_row_reason", _row_reason(period_days))
     well_formed = F.col("field_count") == len(FIELDS)
     compared = typed.join(repeated, typed["_transaction_id"] == repeated["_id"], "left")

@@ -82,7 +82,8 @@ def default_spark_config(settings: Settings) -> dict[str, str]:
         # Lets adaptive execution coalesce the small shuffle partitions of a persisted plan.
         "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
         "spark.sql.shuffle.partitions": "16",
-        "spark.sql.parquet.compression.codec": "zstd",
+        # Enough splits per file to keep every core busy to the end of a scan.
+        "spark.sql.files.minPartitionNum": "16",
         "spark.ui.showConsoleProgress": "false",
         **settings.spark_conf,
     }
