@@ -35,7 +35,7 @@ def _generate(settings: Settings, args: argparse.Namespace) -> None:
 
     target = (
         f"s3://{settings.s3.bucket}/{settings.s3.landing_prefix}"
-        if settings.environment == "s3" and settings.s3
+        if settings.environment == "s3"
         else str(settings.landing_dir)
     )
     datagen.main(
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         result = job.execute_in_process(
             instance=instance,
             tags=file_run_tags(landed.key, landed.version, period),
+            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
             raise_on_error=False,
         )
         checks = result.get_asset_check_evaluations()
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     run_parser.add_argument(
         "--force", action="store_true", help="ingest files again even if the ledger has them"
+    )
+    run_parser.add_argument(
+        "--log-level", default="INFO", help="console log level of the runs (DEBUG shows events)"
     )
     run_parser.set_defaults(handler=run)
     ui_parser = commands.add_parser("ui", help="dagster dev on the pipeline's instance")

@@ -38,7 +38,6 @@ def local_resources(settings: Settings) -> dict[str, Any]:
 
 def s3_resources(settings: Settings) -> dict[str, Any]:
     s3 = settings.s3
-    assert s3 is not None
     spark = SparkResource.from_settings(settings)
     connection = S3Config.from_settings(s3)
     root = S3StorageRoot(s3=connection, bucket=s3.bucket, prefix=s3.storage_prefix)

@@ -63,8 +63,8 @@ class Settings:
     file_period_days: int
     spark_master: str
     spark_driver_memory: str
+    s3: S3Settings
     spark_conf: dict[str, str] = field(default_factory=dict)
-    s3: S3Settings | None = None
     sensor_interval_seconds: int = 30
     sensor_full_scan_minutes: int = 60
 

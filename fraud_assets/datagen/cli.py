@@ -79,9 +79,8 @@ def _rates(args: argparse.Namespace) -> DefectRates:
 def _open_output(out: str) -> tuple[pafs.FileSystem, str]:
     if out.startswith("s3://"):
         bucket, prefix = split_s3_url(out)
-        s3 = Settings.from_env().s3
-        assert s3 is not None
-        return S3Config.from_settings(s3).filesystem(), f"{bucket}/{prefix}".rstrip("/")
+        connection = S3Config.from_settings(Settings.from_env().s3)
+        return connection.filesystem(), f"{bucket}/{prefix}".rstrip("/")
     Path(out).mkdir(parents=True, exist_ok=True)
     return pafs.LocalFileSystem(), str(Path(out).resolve())
 

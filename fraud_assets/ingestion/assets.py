@@ -147,6 +147,15 @@ def _record(
     )
 
 
+def _lines_of_files_within(ledger: LandingLedger, keys: list[str]) -> dict[str, int]:
+    """Data lines the ledger counted, for the files whose every day is in this run."""
+    return {
+        record.key: record.rows
+        for record in ledger.records()
+        if keys[0] <= record.first_day and record.last_day <= keys[-1]
+    }
+
+
 CLEANED = "cleaned_transactions"
 QUARANTINED = "quarantined_transactions"
 _CHECKS = {
@@ -180,7 +189,7 @@ _CHECKS = {
     ],
 )
 def clean_transactions(
-    context: AssetExecutionContext, raw_transactions: DataFrame
+    context: AssetExecutionContext, raw_transactions: DataFrame, ledger: LandingLedger
 ) -> Iterator[Output[DataFrame] | AssetCheckResult]:
     started = time.monotonic()
     keys = context.partition_keys
@@ -240,7 +249,11 @@ def clean_transactions(
         duplicates = classified.where(F.col("status") == DUPLICATE)
         outcomes = {
             "row_conservation": checks.row_conservation(
-                raw_transactions, stored_cleaned, stored_quarantined, duplicates
+                raw_transactions,
+                stored_cleaned,
+                stored_quarantined,
+                duplicates,
+                _lines_of_files_within(ledger, keys),
             ),
             "unique_transaction_id": checks.unique_transaction_ids(stored_cleaned),
             "no_nulls": checks.no_nulls(stored_cleaned),

@@ -32,9 +32,14 @@ def _counts(frame: DataFrame, name: str) -> DataFrame:
 
 
 def row_conservation(
-    raw: DataFrame, cleaned: DataFrame, quarantined: DataFrame, duplicates: DataFrame
+    raw: DataFrame,
+    cleaned: DataFrame,
+    quarantined: DataFrame,
+    duplicates: DataFrame,
+    file_lines: dict[str, int] | None = None,
 ) -> CheckOutcome:
-    """Per file and day: raw rows = cleaned + quarantined + duplicates dropped.
+    """Per file and day: raw rows = cleaned + quarantined + duplicates dropped; and per file,
+    raw rows = the data lines the landing ledger counted in the file, when it has them.
 
     `duplicates` holds one row per dropped duplicate with its source_file and day.
     """
@@ -54,14 +59,23 @@ def row_conservation(
         totals = files.setdefault(row["source_file"], dict.fromkeys(_TERMS, 0))
         for column in _TERMS:
             totals[column] += row[column]
-    per_file = [{"source_file": name, **totals} for name, totals in sorted(files.items())]
+    lines = file_lines or {}
+    per_file = [
+        {"source_file": name, "file_lines": lines.get(name, "?"), **totals}
+        for name, totals in sorted(files.items())
+    ]
+    short = [
+        row for row in per_file if row["source_file"] in lines and row["file_lines"] != row["raw"]
+    ]
+    problems = []
+    if broken:
+        problems.append(f"{len(broken)} of {len(rows)} (file, day) groups do not add up")
+    if short:
+        problems.append(f"{len(short)} files have other raw rows than lines")
     return CheckOutcome(
-        passed=not broken,
-        description=(
-            f"{len(broken)} of {len(rows)} (file, day) groups do not add up"
-            if broken
-            else f"raw = cleaned + quarantined + duplicates in all {len(rows)} (file, day) groups"
-        ),
+        passed=not problems,
+        description="; ".join(problems)
+        or f"raw = cleaned + quarantined + duplicates in all {len(rows)} (file, day) groups",
         metadata={
             "groups_checked": len(rows),
             "groups_broken": len(broken),

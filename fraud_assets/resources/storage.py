@@ -13,6 +13,7 @@ sees; the version a pointer leaves is deleted once the new one is published.
 import json
 import posixpath
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -208,6 +209,7 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{context.run_id[:8]}-{uuid.uuid4().hex[:8]}"
         relative = posixpath.join(asset, "versions", version)
         target = self.write_target(relative)
+        started = time.monotonic()
         try:
             obj.write.mode("errorifexists").partitionBy(PARTITION_COLUMN).parquet(target.uri)
             files = _files_by_day(target.filesystem, target.path)
@@ -234,6 +236,7 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
                 "partitions": len(keys),
                 "rows_per_day_min": min(rows.values()),
                 "rows_per_day_max": max(rows.values()),
+                "seconds_to_write": round(time.monotonic() - started, 2),
                 "version": version,
                 "path": store.path(relative),
             }

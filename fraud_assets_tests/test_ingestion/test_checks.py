@@ -21,10 +21,10 @@ def outputs(spark, small_landing):
     }
 
 
-def _conservation(outputs, **replaced):
+def _conservation(outputs, file_lines=None, **replaced):
     frames = {**outputs, **replaced}
     return checks.row_conservation(
-        frames["raw"], frames["cleaned"], frames["quarantined"], frames["duplicates"]
+        frames["raw"], frames["cleaned"], frames["quarantined"], frames["duplicates"], file_lines
     )
 
 
@@ -47,6 +47,13 @@ def test_conservation_fails_when_a_row_is_lost(outputs):
     assert not outcome.passed
     assert outcome.metadata["groups_broken"] == 1
     assert "2019-08-22" in outcome.metadata["broken_groups"]
+
+
+def test_conservation_compares_raw_rows_with_the_lines_in_the_file(outputs):
+    rows = outputs["raw"].count()
+    assert _conservation(outputs, file_lines={"2019-08-22.txt": rows}).passed
+    outcome = _conservation(outputs, file_lines={"2019-08-22.txt": rows + 1})
+    assert not outcome.passed and "other raw rows than lines" in outcome.description
 
 
 def test_conservation_fails_when_duplicates_are_not_counted(outputs):
