@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from fraud_assets.settings import Settings
+from fraud_assets.settings import PROJECT_ROOT, Settings
 
 _DAGSTER_YAML = """\
 # The instance shared by `fraud-pipeline run` and `dagster dev`.
@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
 def ui(args: argparse.Namespace) -> int:
     dagster_home(Settings.from_env())
-    command = ["dagster", "dev", "-h", args.host, "-p", str(args.port)]
+    workspace = PROJECT_ROOT / "workspace.yaml"
+    command = ["dagster", "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)]
     os.execvp(command[0], command)
     return 0
 

@@ -193,16 +193,16 @@ def clean_transactions(
 ) -> Iterator[Output[DataFrame] | AssetCheckResult]:
     started = time.monotonic()
     keys = context.partition_keys
-    ids = repeated_ids(raw_transactions).persist(StorageLevel.MEMORY_AND_DISK)
+    ids = repeated_ids(raw_transactions).persist(StorageLevel.DISK_ONLY)
     repeated_count = ids.count()
     # A feed repeats few ids: ship them to every task instead of shuffling all rows by id.
     # A file sent twice repeats every id, and then the ordinary shuffle join is the safe one.
     few = repeated_count <= BROADCAST_REPEATED_IDS
     repeated = compare_repeated(raw_transactions, F.broadcast(ids) if few else ids)
     lookup = F.broadcast(repeated) if few else repeated
-    classified = classify(raw_transactions, PERIOD_DAYS, lookup).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    # On disk only: a cached block is then streamed out, never first unrolled in the heap,
+    # so memory stays bounded whatever the size of a file.
+    classified = classify(raw_transactions, PERIOD_DAYS, lookup).persist(StorageLevel.DISK_ONLY)
     try:
         counts = [row.asDict() for row in status_counts(classified).collect()]
         by_status = Counter()
