@@ -1,9 +1,10 @@
 """`fraud-pipeline`: run the platform end to end on one machine, or open its UI.
 
 `fraud-pipeline run` generates landing files when there are none, then ingests every landed
-file that the ledger does not hold yet, one run per file over its days, exactly as the sensor
-would request them, on the persistent Dagster instance in FRAUD_DATA_DIR/dagster_home, so the
-UI (`fraud-pipeline ui`, or `dagster dev` with the same DAGSTER_HOME) shows what ran.
+file that the ledger does not hold as cleaned yet, one run per file over its days, exactly as
+the sensor would request them, on the persistent Dagster instance in
+FRAUD_DATA_DIR/dagster_home, so the UI (`fraud-pipeline ui`, or `dagster dev` with the same
+DAGSTER_HOME) shows what ran.
 """
 
 import argparse
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     landing, ledger = resources["landing"], resources["ledger"]
     if args.regenerate or not landing.list_files():
         _generate(settings, args)
-    ingested = {} if args.force else {r.key: r.version for r in ledger.records()}
+    ingested = {} if args.force else ledger.cleaned_versions()
     wanted, notes = plan_runs(
         landing.list_files(), LandingCursor(), ingested, settings.file_period_days
     )

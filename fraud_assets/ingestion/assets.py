@@ -147,13 +147,9 @@ def _record(
     )
 
 
-def _lines_of_files_within(ledger: LandingLedger, keys: list[str]) -> dict[str, int]:
-    """Data lines the ledger counted, for the files whose every day is in this run."""
-    return {
-        record.key: record.rows
-        for record in ledger.records()
-        if keys[0] <= record.first_day and record.last_day <= keys[-1]
-    }
+def _files_within(ledger: LandingLedger, keys: list[str]) -> list[LandingRecord]:
+    """The ledger's records of the files whose every day is in this run."""
+    return [r for r in ledger.records() if keys[0] <= r.first_day and r.last_day <= keys[-1]]
 
 
 CLEANED = "cleaned_transactions"
@@ -247,13 +243,14 @@ def clean_transactions(
         stored_cleaned = storage.read_partitions([CLEANED], keys)
         stored_quarantined = storage.read_partitions([QUARANTINED], keys)
         duplicates = classified.where(F.col("status") == DUPLICATE)
+        whole_files = _files_within(ledger, keys)
         outcomes = {
             "row_conservation": checks.row_conservation(
                 raw_transactions,
                 stored_cleaned,
                 stored_quarantined,
                 duplicates,
-                _lines_of_files_within(ledger, keys),
+                {record.key: record.rows for record in whole_files},
             ),
             "unique_transaction_id": checks.unique_transaction_ids(stored_cleaned),
             "no_nulls": checks.no_nulls(stored_cleaned),
@@ -273,6 +270,9 @@ def clean_transactions(
                     for k, v in outcome.metadata.items()
                 },
             )
+        if all(outcome.passed for outcome in outcomes.values()):
+            for record in whole_files:
+                ledger.mark_cleaned(record.key)
     finally:
         classified.unpersist()
         ids.unpersist()

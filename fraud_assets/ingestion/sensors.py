@@ -66,8 +66,8 @@ def plan_runs(
 ) -> tuple[list[tuple[LandedFile, FilePeriod]], list[str]]:
     """Files to ingest (new, or replaced with other content) and messages about skipped ones.
 
-    `ingested` maps keys to the version the ledger holds, so a cursor that was reset does not
-    ingest a file twice.
+    `ingested` maps keys to the version the ledger holds as cleaned, so a cursor that was reset
+    does not ingest a file twice, and a file whose run failed is not taken for done.
     """
     wanted, notes = [], []
     first = DAILY_PARTITIONS.start.date()
@@ -102,7 +102,7 @@ def raw_files_sensor(
         cursor.last_full_scan = now
     if listed:
         cursor.high_water = max(cursor.high_water or "", listed[-1].key)
-    ingested = {record.key: record.version for record in ledger.records()}
+    ingested = ledger.cleaned_versions()
     wanted, notes = plan_runs(listed, cursor, ingested, SETTINGS.file_period_days)
     for note in notes:
         context.log.warning(note)

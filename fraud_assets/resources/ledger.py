@@ -1,8 +1,9 @@
 """The landing ledger: one record per landed file that was ingested (key, version, size,
-rows, days covered). The sensor skips files whose current version is recorded; checks and
-people read it to see what each file contributed."""
+rows, days covered). The raw step writes it, the cleaning step marks it `cleaned` once every
+check passed. The sensor skips files whose current version is cleaned; the row conservation
+check compares raw rows with the lines counted here."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from dagster import ConfigurableResource, ResourceDependency
 
@@ -22,6 +23,7 @@ class LandingRecord:
     header: bool
     run_id: str
     recorded_at: str
+    cleaned: bool = False
 
 
 class LandingLedger(ConfigurableResource):
@@ -33,6 +35,15 @@ class LandingLedger(ConfigurableResource):
     def get(self, key: str) -> LandingRecord | None:
         document = self.root.store().read_json(f"{_FOLDER}/{key}.json")
         return LandingRecord(**document) if document else None
+
+    def mark_cleaned(self, key: str) -> None:
+        record = self.get(key)
+        if record is not None:
+            self.record(replace(record, cleaned=True))
+
+    def cleaned_versions(self) -> dict[str, str]:
+        """Key -> version of the files ingested through cleaning with every check passing."""
+        return {record.key: record.version for record in self.records() if record.cleaned}
 
     def records(self) -> list[LandingRecord]:
         documents = self.root.store().list_json(_FOLDER)

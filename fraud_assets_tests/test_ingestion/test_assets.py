@@ -64,7 +64,7 @@ def test_one_file_becomes_raw_cleaned_and_quarantined_days(landed):
     record = resources["ledger"].get("2019-08-22.txt")
     assert record.rows == cleaned_meta["rows_in"].value
     assert (record.first_day, record.last_day) == ("2019-08-22", "2019-09-20")
-    assert record.header
+    assert record.header and record.cleaned
 
 
 def test_a_failing_check_blocks_what_comes_after(landed, monkeypatch):
@@ -100,6 +100,8 @@ def test_a_failing_check_blocks_what_comes_after(landed, monkeypatch):
     assert checks["row_conservation"].metadata["groups_broken"].value == 1
     assert not result.success
     assert reached == []
+    record = local_resources(landed)["ledger"].get("2019-08-22.txt")
+    assert not record.cleaned, "a file whose checks failed is not taken for done"
 
 
 def test_a_partial_range_from_the_ui_reads_the_file_and_keeps_its_days(landed):

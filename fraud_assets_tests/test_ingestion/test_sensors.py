@@ -83,6 +83,9 @@ def test_a_file_the_ledger_holds_is_not_ingested_twice_after_a_cursor_reset(land
         )
     )
     requests, _ = _tick(landing, cursor=None)
+    assert len(requests) == 1, "raw was written but cleaning never finished"
+    resources["ledger"].mark_cleaned(landed.key)
+    requests, _ = _tick(landing, cursor=None)
     assert requests == []
 
 
