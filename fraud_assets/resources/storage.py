@@ -85,37 +85,38 @@ class ObjectStore:
     def upload_parquet(self, local_dir: str, relative: str) -> None:
         """Copy the parquet files under a local folder to `relative`, keeping sub-folders
         (Spark's checksum and marker files stay behind)."""
-        local = pafs.LocalFileSystem()
-        for info in local.get_file_info(pafs.FileSelector(local_dir, recursive=True)):
-            if info.is_file and info.base_name.endswith(".parquet"):
-                target = self.path(relative, posixpath.relpath(info.path, local_dir))
-                self.filesystem.create_dir(posixpath.dirname(target), recursive=True)
-                pafs.copy_files(
-                    info.path,
-                    target,
-                    source_filesystem=local,
-                    destination_filesystem=self.filesystem,
-                )
+        _copy_tree(
+            pafs.LocalFileSystem(),
+            local_dir,
+            self.filesystem,
+            self.path(relative),
+            keep=lambda name: name.endswith(".parquet"),
+        )
 
     def download(self, relative: str, local_dir: Path) -> None:
         """Copy every file under `relative` into `local_dir`, keeping sub-folders."""
-        local = pafs.LocalFileSystem()
-        root = self.path(relative)
-        for info in self.filesystem.get_file_info(pafs.FileSelector(root, recursive=True)):
-            if info.is_file:
-                target = local_dir / posixpath.relpath(info.path, root)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                pafs.copy_files(
-                    info.path,
-                    str(target),
-                    source_filesystem=self.filesystem,
-                    destination_filesystem=local,
-                )
+        _copy_tree(self.filesystem, self.path(relative), pafs.LocalFileSystem(), str(local_dir))
 
     def delete_dir(self, relative: str) -> None:
         path = self.path(relative)
         if self.filesystem.get_file_info(path).type != pafs.FileType.NotFound:
             self.filesystem.delete_dir(path)
+
+
+def _copy_tree(
+    source: pafs.FileSystem,
+    source_root: str,
+    destination: pafs.FileSystem,
+    destination_root: str,
+    keep=lambda name: True,
+) -> None:
+    for info in source.get_file_info(pafs.FileSelector(source_root, recursive=True)):
+        if info.is_file and keep(info.base_name):
+            target = posixpath.join(destination_root, posixpath.relpath(info.path, source_root))
+            destination.create_dir(posixpath.dirname(target), recursive=True)
+            pafs.copy_files(
+                info.path, target, source_filesystem=source, destination_filesystem=destination
+            )
 
 
 class StorageRoot(ConfigurableResource):
