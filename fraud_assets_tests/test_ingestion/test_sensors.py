@@ -2,12 +2,12 @@ import dataclasses
 import shutil
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import DagsterInstance
 
 from fraud_assets.definitions import local_resources
 from fraud_assets.ingestion import sensors
-from fraud_assets.ingestion.sensors import raw_files_sensor
 from fraud_assets.resources.ledger import LandingRecord
+from fraud_assets_tests.sensor_ticks import tick
 from fraud_assets_tests.test_ingestion.helpers import good_line
 
 
@@ -18,14 +18,7 @@ def landing(settings, small_landing):
 
 
 def _tick(settings, cursor=None):
-    resources = local_resources(settings)
-    with build_sensor_context(
-        instance=DagsterInstance.ephemeral(),
-        cursor=cursor,
-        resources={"landing": resources["landing"], "ledger": resources["ledger"]},
-    ) as context:
-        result = raw_files_sensor(context)
-    return result.run_requests or [], result.cursor
+    return tick(local_resources(settings), DagsterInstance.ephemeral(), cursor)
 
 
 def test_a_new_file_is_one_run_over_its_days_and_a_repeated_tick_none(landing, small_landing):

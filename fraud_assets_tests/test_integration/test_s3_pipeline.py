@@ -5,14 +5,15 @@ import json
 import uuid
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import DagsterInstance
 
 from fraud_assets.datagen import cli as datagen
 from fraud_assets.definitions import build_definitions
 from fraud_assets.ingestion import sensors
-from fraud_assets.ingestion.sensors import ingest_landed_file, raw_files_sensor
+from fraud_assets.ingestion.sensors import ingest_landed_file
 from fraud_assets.resources.s3 import S3Config
 from fraud_assets.settings import S3Settings
+from fraud_assets_tests.sensor_ticks import tick
 from fraud_assets_tests.test_integration.conftest import ACCESS_KEY, BUCKET, SECRET_KEY
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -67,17 +68,6 @@ def _land(settings, index: int) -> None:
     )
 
 
-def _tick(defs, instance, cursor):
-    resources = defs.resources
-    with build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        resources={"landing": resources["landing"], "ledger": resources["ledger"]},
-    ) as context:
-        result = raw_files_sensor(context)
-    return result.run_requests or [], result.cursor
-
-
 def test_a_file_dropped_in_s3_becomes_exactly_one_run(s3_settings):
     defs = build_definitions(s3_settings)
     instance = DagsterInstance.ephemeral()
@@ -86,7 +76,7 @@ def test_a_file_dropped_in_s3_becomes_exactly_one_run(s3_settings):
     s3 = s3_settings.s3
 
     _land(s3_settings, 0)
-    requests, cursor = _tick(defs, instance, None)
+    requests, cursor = tick(defs.resources, instance, None)
     assert len(requests) == 1
     assert requests[0].tags["dagster/asset_partition_range_start"] == "2019-08-22"
     assert requests[0].tags["dagster/asset_partition_range_end"] == "2019-09-20"
@@ -106,11 +96,11 @@ def test_a_file_dropped_in_s3_becomes_exactly_one_run(s3_settings):
     assert ledger.version == etag.strip('"')
     assert not list((s3.cache_dir / "landing").glob("*/*.txt")), "staged copy is released"
 
-    again, cursor = _tick(defs, instance, cursor)
+    again, cursor = tick(defs.resources, instance, cursor)
     assert again == []
 
     _land(s3_settings, 1)
-    second, cursor = _tick(defs, instance, cursor)
+    second, cursor = tick(defs.resources, instance, cursor)
     assert [r.tags["fraud_assets/landed_file"] for r in second] == ["2019-09-21.txt"]
     result = job.execute_in_process(instance=instance, tags=second[0].tags)
     assert result.success
@@ -119,6 +109,6 @@ def test_a_file_dropped_in_s3_becomes_exactly_one_run(s3_settings):
     client.put_object(
         Bucket=BUCKET, Key=f"{s3.landing_prefix}2019-08-22.txt", Body=body.read() + b"\n"
     )
-    replaced, _ = _tick(defs, instance, cursor)
+    replaced, _ = tick(defs.resources, instance, cursor)
     assert [r.tags["fraud_assets/landed_file"] for r in replaced] == ["2019-08-22.txt"]
     assert replaced[0].run_key != requests[0].run_key
