@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from fraud_assets.definitions import build_definitions
-    from fraud_assets.ingestion.sensors import LandingCursor, ingest_landed_file, plan_runs
+    from fraud_assets.ingestion.sensors import LandingCursor, plan_runs
+    from fraud_assets.jobs import process_landed_file
     from fraud_assets.partitions import file_run_tags
 
     defs = build_definitions(settings)
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for note in notes:
         print(note, file=sys.stderr)
-    job = defs.resolve_job_def(ingest_landed_file.name)
+    job = defs.resolve_job_def(process_landed_file.name)
     instance = DagsterInstance.get()
     failed = 0
     for landed, period in wanted:

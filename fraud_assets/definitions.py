@@ -10,8 +10,10 @@ from typing import Any
 
 from dagster import Definitions
 
+from fraud_assets.features.assets import transaction_features
 from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
-from fraud_assets.ingestion.sensors import ingest_landed_file, raw_files_sensor
+from fraud_assets.ingestion.sensors import raw_files_sensor
+from fraud_assets.jobs import lookback_automation, process_landed_file
 from fraud_assets.resources.landing import LocalLandingZone, S3LandingZone
 from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.resources.s3 import S3Config
@@ -62,9 +64,9 @@ RESOURCES_BY_ENVIRONMENT = {"local": local_resources, "s3": s3_resources}
 
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
-        assets=[raw_transactions, clean_transactions],
-        jobs=[ingest_landed_file],
-        sensors=[raw_files_sensor],
+        assets=[raw_transactions, clean_transactions, transaction_features],
+        jobs=[process_landed_file],
+        sensors=[raw_files_sensor, lookback_automation],
         resources=RESOURCES_BY_ENVIRONMENT[settings.environment](settings),
     )
 

@@ -8,7 +8,6 @@ from functools import reduce
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetOut,
@@ -22,6 +21,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from fraud_assets.checks import check_results
 from fraud_assets.ingestion import checks
 from fraud_assets.ingestion.cleaning import (
     DUPLICATE,
@@ -258,18 +258,7 @@ def clean_transactions(
                 stored_cleaned, PERIOD_DAYS
             ),
         }
-        for name, outcome in outcomes.items():
-            yield AssetCheckResult(
-                check_name=name,
-                asset_key=CLEANED,
-                passed=outcome.passed,
-                severity=AssetCheckSeverity.ERROR,
-                description=outcome.description,
-                metadata={
-                    k: MetadataValue.md(v) if isinstance(v, str) else v
-                    for k, v in outcome.metadata.items()
-                },
-            )
+        yield from check_results(CLEANED, outcomes)
         if all(outcome.passed for outcome in outcomes.values()):
             for record in whole_files:
                 ledger.mark_cleaned(record.key)

@@ -5,26 +5,18 @@ The asset checks in Dagster wrap these; tests call them directly on corrupted da
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from fraud_assets.checks import CheckOutcome
 from fraud_assets.ingestion.schema import REQUIRED_CLEANED_COLUMNS
 from fraud_assets.metadata import markdown_table
 from fraud_assets.partitions import file_period
 
 _SHOWN = 10
 _TERMS = ("raw", "cleaned", "quarantined", "duplicates", "missing")
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    passed: bool
-    description: str
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def _counts(frame: DataFrame, name: str) -> DataFrame:

@@ -10,24 +10,16 @@ from dagster import (
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
-    define_asset_job,
     sensor,
 )
 
-from fraud_assets.ingestion.assets import CLEANED, QUARANTINED, raw_transactions
+from fraud_assets.jobs import process_landed_file
 from fraud_assets.partitions import DAILY_PARTITIONS, FilePeriod, file_period, file_run_tags
 from fraud_assets.resources.landing import LandedFile, LandingZone
 from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.settings import Settings
 
 SETTINGS = Settings.from_env()
-
-ingest_landed_file = define_asset_job(
-    "ingest_landed_file",
-    selection=[raw_transactions.key.to_user_string(), CLEANED, QUARANTINED],
-    partitions_def=DAILY_PARTITIONS,
-    description="Raw and cleaned transactions for the days of one landed file.",
-)
 
 
 @dataclass
@@ -86,7 +78,7 @@ def plan_runs(
 
 
 @sensor(
-    job=ingest_landed_file,
+    job=process_landed_file,
     minimum_interval_seconds=SETTINGS.sensor_interval_seconds,
     default_status=DefaultSensorStatus.RUNNING,
     description="Lists the landing zone; requests one run per new or replaced file.",

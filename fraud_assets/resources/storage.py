@@ -5,6 +5,10 @@ Layout under the storage root, for an asset `a`:
     a/versions/<version>/day=YYYY-MM-DD/part-*.parquet    immutable data, one version per write
     a/partitions/YYYY-MM-DD.json                          pointer to the live version of a day
 
+Assets may name Spark SQL aggregates in their definition metadata under `observed_metrics`
+(name -> expression); they are computed while the output is written, in the same pass over the
+data, and attached to the materialisation.
+
 A write goes to a new version and then swaps each day's pointer with one atomic rename (local)
 or one PUT (S3). A failed or killed run leaves at most an unreferenced version that no reader
 sees; the version a pointer leaves is deleted once the new one is published.
@@ -30,14 +34,17 @@ from dagster import (
     ResourceDependency,
 )
 from pyarrow import fs as pafs
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
+from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
+from fraud_assets.metadata import observed_metadata
 from fraud_assets.resources.s3 import S3Config
 from fraud_assets.resources.spark import SparkResource
 
 PARTITION_COLUMN = "day"
+OBSERVED_METRICS = "observed_metrics"
 
 
 class StorageError(RuntimeError):
@@ -210,6 +217,10 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{context.run_id[:8]}-{uuid.uuid4().hex[:8]}"
         relative = posixpath.join(asset, "versions", version)
         target = self.write_target(relative)
+        metrics = context.definition_metadata.get(OBSERVED_METRICS) or {}
+        observation = Observation(f"{asset}@{version}") if metrics else None
+        if observation:
+            obj = obj.observe(observation, *[F.expr(sql).alias(n) for n, sql in metrics.items()])
         started = time.monotonic()
         try:
             obj.write.mode("errorifexists").partitionBy(PARTITION_COLUMN).parquet(target.uri)
@@ -231,8 +242,10 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
             raise
         store = self.store()
         _publish(store, asset, version, keys, rows, obj.schema.json())
+        observed = observed_metadata(observation.get) if observation else {}
         context.add_output_metadata(
             {
+                **observed,
                 "rows": sum(rows.values()),
                 "partitions": len(keys),
                 "rows_per_day_min": min(rows.values()),
@@ -248,6 +261,17 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
             context.asset_key.path, list(context.asset_partition_keys), context.log.warning
         )
 
+    def published_days(self, asset_path: list[str], keys: list[str]) -> list[str]:
+        """The days among `keys` that have a published version."""
+        return sorted(self._pointers(posixpath.join(*asset_path), keys))
+
+    def _pointers(self, asset: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+        store = self.store()
+        pointers = {
+            key: store.read_json(posixpath.join(asset, "partitions", f"{key}.json")) for key in keys
+        }
+        return {key: pointer for key, pointer in pointers.items() if pointer}
+
     def read_partitions(
         self, asset_path: list[str], keys: list[str], warn=lambda message: None
     ) -> DataFrame:
@@ -258,21 +282,17 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         """
         spark = self.spark.spark_session
         asset = posixpath.join(*asset_path)
-        store = self.store()
-        pointers = {
-            key: store.read_json(posixpath.join(asset, "partitions", f"{key}.json")) for key in keys
-        }
-        present = {key: pointer for key, pointer in pointers.items() if pointer}
-        missing = sorted(set(pointers) - set(present))
+        present = self._pointers(asset, keys)
+        missing = sorted(set(keys) - set(present))
         if missing:
             warn(
-                f"{asset}: {len(missing)} of {len(pointers)} requested days are not "
+                f"{asset}: {len(missing)} of {len(keys)} requested days are not "
                 f"materialised ({missing[0]}..{missing[-1]}); reading the rest"
             )
         if not present:
             raise StorageError(
-                f"{asset} has no materialised partition among {len(pointers)} requested days "
-                f"({min(pointers)}..{max(pointers)}); materialise it first"
+                f"{asset} has no materialised partition among {len(keys)} requested days "
+                f"({min(keys)}..{max(keys)}); materialise it first"
             )
         by_version: dict[str, list[str]] = {}
         for key, pointer in sorted(present.items()):

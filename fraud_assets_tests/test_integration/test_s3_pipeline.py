@@ -10,7 +10,7 @@ from dagster import DagsterInstance
 from fraud_assets.datagen import cli as datagen
 from fraud_assets.definitions import build_definitions
 from fraud_assets.ingestion import sensors
-from fraud_assets.ingestion.sensors import ingest_landed_file
+from fraud_assets.jobs import process_landed_file
 from fraud_assets.resources.s3 import S3Config
 from fraud_assets.settings import S3Settings
 from fraud_assets_tests.sensor_ticks import tick
@@ -71,7 +71,7 @@ def _land(settings, index: int) -> None:
 def test_a_file_dropped_in_s3_becomes_exactly_one_run(s3_settings):
     defs = build_definitions(s3_settings)
     instance = DagsterInstance.ephemeral()
-    job = defs.resolve_job_def(ingest_landed_file.name)
+    job = defs.resolve_job_def(process_landed_file.name)
     client = S3Config.from_settings(s3_settings.s3).client()
     s3 = s3_settings.s3
 

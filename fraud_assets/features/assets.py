@@ -1,0 +1,141 @@
+"""`transaction_features`: the reference features of every cleaned transaction, per day.
+
+A day's features read the cleaned days it covers plus the LOOKBACK_DAYS before them. That
+look-back is the partition mapping of the input, so the asset graph knows it: the UI draws it,
+and a late earlier file marks the later days that used its days as stale.
+"""
+
+import time
+from collections.abc import Iterator
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AutomationCondition,
+    BackfillPolicy,
+    Output,
+    TimeWindowPartitionMapping,
+    asset,
+)
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fraud_assets.checks import check_results
+from fraud_assets.features import checks
+from fraud_assets.features.transforms import (
+    LOOKBACK_DAYS,
+    REFERENCE_FEATURES,
+    reference_features,
+)
+from fraud_assets.ingestion.assets import CLEANED, IO_MANAGER
+from fraud_assets.partitions import DAILY_PARTITIONS
+from fraud_assets.resources.storage import OBSERVED_METRICS, StorageError
+
+GROUP = "features"
+FEATURES = "transaction_features"
+
+_CHECKS = {
+    "one_row_per_transaction": "Each cleaned transaction of the day has exactly one row.",
+    "flags_are_binary": "TX_DURING_WEEKEND and TX_DURING_NIGHT are 0 or 1.",
+    "window_counts_in_range": "Customer window counts >= 1, terminal window counts >= 0.",
+    "risks_within_unit_interval": "Terminal risks lie in [0, 1].",
+    "no_nulls": "No column has a null.",
+}
+
+_STATISTICS = {"min": "min", "mean": "avg", "std": "stddev", "max": "max"}
+_OBSERVED = {
+    "fraud_rate": "avg(TX_FRAUD)",
+    "frauds": "sum(TX_FRAUD)",
+    **{
+        f"{name}.{label}": f"{function}({name})"
+        for name in REFERENCE_FEATURES
+        for label, function in _STATISTICS.items()
+    },
+}
+
+# Re-materialise days whose look-back changed: a cleaned day they read was updated after them
+# (a late or replaced earlier file). Days never materialised are left to their file's run, and
+# an update made by the same run as the day's own materialisation does not count.
+LOOKBACK_UPDATED = (
+    (
+        AutomationCondition.any_deps_match(AutomationCondition.newly_updated())
+        .since_last_handled()
+        .with_label("look-back updated since last materialised")
+    )
+    & ~AutomationCondition.missing()
+    & ~AutomationCondition.in_progress()
+    & ~AutomationCondition.any_deps_in_progress()
+)
+
+
+@asset(
+    name=FEATURES,
+    partitions_def=DAILY_PARTITIONS,
+    ins={
+        "cleaned": AssetIn(
+            CLEANED,
+            partition_mapping=TimeWindowPartitionMapping(
+                start_offset=-LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
+            ),
+        )
+    },
+    backfill_policy=BackfillPolicy.single_run(),
+    automation_condition=LOOKBACK_UPDATED,
+    group_name=GROUP,
+    io_manager_key=IO_MANAGER,
+    kinds={"spark", "parquet"},
+    metadata={OBSERVED_METRICS: _OBSERVED},
+    check_specs=[
+        AssetCheckSpec(name, asset=FEATURES, description=text, blocking=True)
+        for name, text in _CHECKS.items()
+    ],
+    description=(
+        f"The 15 reference features of each cleaned transaction, from its customer's and "
+        f"terminal's history in the {LOOKBACK_DAYS} days before it."
+    ),
+)
+def transaction_features(
+    context: AssetExecutionContext, cleaned: DataFrame
+) -> Iterator[Output[DataFrame] | AssetCheckResult]:
+    started = time.monotonic()
+    keys = list(context.partition_keys)
+    storage = context.resources.parquet_io_manager
+    read = list(context.asset_partition_keys_for_input("cleaned"))
+    published = set(storage.published_days([CLEANED], read))
+    not_cleaned = [key for key in keys if key not in published]
+    if not_cleaned:
+        raise StorageError(
+            f"{CLEANED} has no data for {len(not_cleaned)} of the days asked for "
+            f"({not_cleaned[0]}..{not_cleaned[-1]}); ingest the files that cover them first"
+        )
+    history = [key for key in read if key not in keys]
+    history_missing = [key for key in history if key not in published]
+    if history_missing:
+        context.log.warning(
+            f"{len(history_missing)} days of look-back have no cleaned data "
+            f"({history_missing[0]}..{history_missing[-1]}); windows reaching into them count "
+            "nothing there. When those days arrive, these days are marked stale."
+        )
+    yield Output(
+        reference_features(cleaned, keys),
+        metadata={
+            "days": len(keys),
+            "look_back_days_read": len(history) - len(history_missing),
+            "look_back_days_missing": len(history_missing),
+            "look_back": f"{read[0]}..{read[-1]}",
+        },
+    )
+    stored = storage.read_partitions([FEATURES], keys)
+    profile = checks.feature_profile(stored)
+    target_cleaned = cleaned.where(F.col("day").isin(keys))
+    outcomes = {
+        "one_row_per_transaction": checks.one_row_per_transaction(target_cleaned, stored),
+        "flags_are_binary": checks.flags_are_binary(profile),
+        "window_counts_in_range": checks.window_counts_in_range(profile),
+        "risks_within_unit_interval": checks.risks_within_unit_interval(profile),
+        "no_nulls": checks.no_nulls(profile),
+    }
+    yield from check_results(FEATURES, outcomes)
+    context.log.info(f"features for {len(keys)} days in {time.monotonic() - started:.1f} s")

@@ -1,0 +1,33 @@
+"""Jobs and automation over the asset graph.
+
+`process_landed_file` is what a landed file sets going: its raw, cleaned and feature days in
+one run (the sensor and `fraud-pipeline run` request it with the file's day range).
+`lookback_automation` re-materialises feature days whose look-back a later run changed.
+"""
+
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    define_asset_job,
+)
+
+from fraud_assets.features.assets import FEATURES
+from fraud_assets.ingestion.assets import CLEANED, QUARANTINED, raw_transactions
+from fraud_assets.partitions import DAILY_PARTITIONS
+from fraud_assets.settings import Settings
+
+process_landed_file = define_asset_job(
+    "process_landed_file",
+    selection=[raw_transactions.key.to_user_string(), CLEANED, QUARANTINED, FEATURES],
+    partitions_def=DAILY_PARTITIONS,
+    description="Raw, cleaned and feature rows for the days of one landed file.",
+)
+
+lookback_automation = AutomationConditionSensorDefinition(
+    "lookback_automation",
+    target=AssetSelection.assets(FEATURES),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=Settings.from_env().sensor_interval_seconds,
+    description="Re-materialises feature days whose look-back was updated after them.",
+)
