@@ -31,7 +31,7 @@ from fraud_assets.features.transforms import (
 )
 from fraud_assets.ingestion.assets import CLEANED, IO_MANAGER
 from fraud_assets.partitions import DAILY_PARTITIONS
-from fraud_assets.resources.storage import OBSERVED_METRICS, StorageError
+from fraud_assets.resources.storage import OBSERVED_METRICS
 
 GROUP = "features"
 FEATURES = "transaction_features"
@@ -106,9 +106,12 @@ def transaction_features(
     published = set(storage.published_days([CLEANED], read))
     not_cleaned = [key for key in keys if key not in published]
     if not_cleaned:
-        raise StorageError(
-            f"{CLEANED} has no data for {len(not_cleaned)} of the days asked for "
-            f"({not_cleaned[0]}..{not_cleaned[-1]}); ingest the files that cover them first"
+        # A backfill from the UI also selects the days after its range whose look-back it
+        # changes; those not ingested yet are written empty and recomputed with their file.
+        context.log.warning(
+            f"{CLEANED} has no data for {len(not_cleaned)} of the {len(keys)} days "
+            f"({not_cleaned[0]}..{not_cleaned[-1]}); they are written empty until their file "
+            "is ingested"
         )
     history = [key for key in read if key not in keys]
     history_missing = [key for key in history if key not in published]
@@ -122,6 +125,7 @@ def transaction_features(
         reference_features(cleaned, keys),
         metadata={
             "days": len(keys),
+            "days_without_cleaned_data": len(not_cleaned),
             "look_back_days_read": len(history) - len(history_missing),
             "look_back_days_missing": len(history_missing),
             "look_back": f"{read[0]}..{read[-1]}",

@@ -310,7 +310,8 @@ def _write_empty(target: WriteTarget, key: str, schema: StructType) -> str:
     path = posixpath.join(target.path, f"{PARTITION_COLUMN}={key}", "part-empty.parquet")
     target.filesystem.create_dir(posixpath.dirname(path), recursive=True)
     with target.filesystem.open_output_stream(path) as stream:
-        pq.write_table(to_arrow_schema(schema).empty_table(), stream)
+        # Spark's timestamps are instants: UTC in arrow terms, whatever the session zone.
+        pq.write_table(to_arrow_schema(schema, timezone="UTC").empty_table(), stream)
     return path
 
 

@@ -1,4 +1,5 @@
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType
 
-from fraud_assets.resources.storage import LocalParquetIOManager, LocalStorageRoot
+from fraud_assets.resources.storage import (
+    OBSERVED_METRICS,
+    LocalParquetIOManager,
+    LocalStorageRoot,
+)
 
 DAYS = DailyPartitionsDefinition(start_date="2020-01-01", end_offset=1)
 RANGE = {
@@ -30,10 +35,15 @@ def _resources(spark_resource, base: Path) -> dict:
 
 def _frame(context: AssetExecutionContext, values: list[tuple[int, str]]) -> DataFrame:
     spark = context.resources.io_manager.spark.spark_session
-    return spark.createDataFrame(values, "value int, day string")
+    rows = [(value, datetime(2020, 1, 1, value % 24), day) for value, day in values]
+    return spark.createDataFrame(rows, "value int, at timestamp, day string")
 
 
-@asset(partitions_def=DAYS, backfill_policy=BackfillPolicy.single_run())
+@asset(
+    partitions_def=DAYS,
+    backfill_policy=BackfillPolicy.single_run(),
+    metadata={OBSERVED_METRICS: {"value.max": "max(value)", "odd": "count_if(value % 2 = 1)"}},
+)
 def numbers(context: AssetExecutionContext) -> DataFrame:
     version = context.run.tags.get("test/version", "1")
     rows = [(int(version) * 10 + i, "2020-01-01") for i in range(3)]
@@ -76,6 +86,8 @@ def test_round_trip_over_a_range_with_an_empty_day(spark_resource, tmp_path):
     ]
     metadata = result.asset_materializations_for_node("numbers")[0].metadata
     assert metadata["rows"].value == 4 and metadata["partitions"].value == 3
+    assert metadata["value.max"].value == 15 and metadata["odd"].value == 2
+    assert "| value | 15 |" in metadata["summary"].value
 
 
 def test_rewrite_publishes_the_new_version_and_removes_the_old(spark_resource, tmp_path):
