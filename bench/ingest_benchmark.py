@@ -65,11 +65,7 @@ class PeakMemory:
         self._thread.join()
 
 
-def landing_file(folder: Path, rows: int, seed: int) -> Path:
-    path = folder / "2019-08-22.txt"
-    if path.exists():
-        return path
-    customers = max(1, rows // ROWS_PER_CUSTOMER_PER_FILE)
+def generate(folder: Path, files: int, customers: int, terminals: int, seed: int) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -78,17 +74,23 @@ def landing_file(folder: Path, rows: int, seed: int) -> Path:
             "--out",
             str(folder),
             "--files",
-            "1",
+            str(files),
             "--customers",
             str(customers),
             "--terminals",
-            "1000",
+            str(terminals),
             "--seed",
             str(seed),
             "--quiet",
         ],
         check=True,
     )
+
+
+def landing_file(folder: Path, rows: int, seed: int) -> Path:
+    path = folder / "2019-08-22.txt"
+    if not path.exists():
+        generate(folder, 1, max(1, rows // ROWS_PER_CUSTOMER_PER_FILE), 1000, seed)
     return path
 
 

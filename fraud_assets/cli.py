@@ -1,8 +1,9 @@
 """`fraud-pipeline`: run the platform end to end on one machine, or open its UI.
 
-`fraud-pipeline run` generates landing files when there are none, then ingests every landed
-file that the ledger does not hold as cleaned yet, one run per file over its days, exactly as
-the sensor would request them, on the persistent Dagster instance in
+`fraud-pipeline run` generates landing files when there are none, then processes every landed
+file that the ledger does not hold as cleaned yet (raw, cleaned and feature days), one run per
+file over its days, exactly as the sensor would request them, and recomputes the feature days
+of earlier runs that a late file's days feed into, on the persistent Dagster instance in
 FRAUD_DATA_DIR/dagster_home, so the UI (`fraud-pipeline ui`, or `dagster dev` with the same
 DAGSTER_HOME) shows what ran.
 """
@@ -10,8 +11,10 @@ DAGSTER_HOME) shows what ran.
 import argparse
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+from fraud_assets.partitions import FilePeriod
 from fraud_assets.settings import PROJECT_ROOT, Settings
 
 _DAGSTER_YAML = """\
@@ -61,13 +64,50 @@ def _generate(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
+def _execute(job, instance, tags: dict[str, str], args: argparse.Namespace, **selection) -> bool:
+    """One in-process run on the shared instance; prints its outcome and checks."""
+    result = job.execute_in_process(
+        instance=instance,
+        tags=tags,
+        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+        raise_on_error=False,
+        **selection,
+    )
+    checks = result.get_asset_check_evaluations()
+    failing = [c.check_name for c in checks if not c.passed]
+    ok = result.success and not failing
+    print(
+        f"  run {result.run_id}: {'ok' if ok else 'FAILED'}; checks passed "
+        f"{len(checks) - len(failing)}/{len(checks)} {failing or ''}",
+        flush=True,
+    )
+    return ok
+
+
+def days_to_refresh(
+    processed: list[FilePeriod], materialized_before: set[str], lookback_days: int
+) -> list[str]:
+    """Feature days made before this invocation whose look-back reaches into a file processed
+    now: an earlier file arrived late, so they are recomputed (what the look-back automation
+    does when the daemon runs)."""
+    now = {key for period in processed for key in period.partition_keys}
+    reached = {
+        (period.last_day + timedelta(days=offset)).isoformat()
+        for period in processed
+        for offset in range(1, lookback_days + 1)
+    }
+    return sorted((reached & materialized_before) - now)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     home = dagster_home(settings)
 
-    from dagster import DagsterInstance
+    from dagster import AssetKey, DagsterInstance
 
     from fraud_assets.definitions import build_definitions
+    from fraud_assets.features.assets import FEATURES
+    from fraud_assets.features.transforms import LOOKBACK_DAYS
     from fraud_assets.ingestion.sensors import LandingCursor, plan_runs
     from fraud_assets.jobs import process_landed_file
     from fraud_assets.partitions import file_run_tags
@@ -85,25 +125,22 @@ def run(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     job = defs.resolve_job_def(process_landed_file.name)
     instance = DagsterInstance.get()
+    features_before = set(instance.get_materialized_partitions(AssetKey(FEATURES)))
     failed = 0
     for landed, period in wanted:
-        print(f"ingesting {landed.key}: days {period.first_day}..{period.last_day}", flush=True)
-        result = job.execute_in_process(
-            instance=instance,
-            tags=file_run_tags(landed.key, landed.version, period),
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
-            raise_on_error=False,
+        print(f"processing {landed.key}: days {period.first_day}..{period.last_day}", flush=True)
+        failed += not _execute(
+            job, instance, file_run_tags(landed.key, landed.version, period), args
         )
-        checks = result.get_asset_check_evaluations()
-        failing = [c.check_name for c in checks if not c.passed]
-        status = "ok" if result.success and not failing else "FAILED"
-        failed += status != "ok"
-        print(
-            f"  run {result.run_id}: {status}; checks passed "
-            f"{len(checks) - len(failing)}/{len(checks)} {failing or ''}",
-            flush=True,
-        )
-    print(f"{len(wanted)} file(s) ingested, {failed} failed. Dagster instance: {home}")
+    stale = days_to_refresh([period for _, period in wanted], features_before, LOOKBACK_DAYS)
+    if stale:
+        print(f"recomputing features of {len(stale)} later days that read the new days", flush=True)
+        tags = {
+            "dagster/asset_partition_range_start": stale[0],
+            "dagster/asset_partition_range_end": stale[-1],
+        }
+        failed += not _execute(job, instance, tags, args, asset_selection=[AssetKey(FEATURES)])
+    print(f"{len(wanted)} file(s) processed, {failed} run(s) failed. Dagster instance: {home}")
     print("Open the UI: uv run fraud-pipeline ui  (then http://127.0.0.1:3000)")
     return 1 if failed else 0
 
@@ -119,7 +156,7 @@ def ui(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fraud-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="generate data if needed, then ingest it")
+    run_parser = commands.add_parser("run", help="generate data if needed, then process it")
     run_parser.add_argument("--customers", type=int, default=2_000)
     run_parser.add_argument("--terminals", type=int, default=1_000)
     run_parser.add_argument("--files", type=int, default=3)

@@ -4,12 +4,15 @@ import pytest
 from dagster import DagsterInstance
 
 from fraud_assets import cli
+from fraud_assets.cli import days_to_refresh
 from fraud_assets.definitions import build_definitions
+from fraud_assets.partitions import file_period
 from fraud_assets.settings import Settings
 
-pytestmark = pytest.mark.slow
+FILES = ("2019-08-22.txt", "2019-09-21.txt", "2019-10-21.txt")
 
 
+@pytest.mark.slow
 def test_pipeline_run_generates_ingests_and_is_idempotent(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FRAUD_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
@@ -17,8 +20,8 @@ def test_pipeline_run_generates_ingests_and_is_idempotent(tmp_path, monkeypatch,
 
     assert cli.main(arguments) == 0
     output = capsys.readouterr().out
-    assert "2 file(s) ingested, 0 failed" in output
-    assert output.count("checks passed 4/4") == 2
+    assert "2 file(s) processed, 0 run(s) failed" in output
+    assert output.count("checks passed 9/9") == 2
 
     settings = Settings.from_env()
     assert sorted(p.name for p in settings.landing_dir.iterdir()) == [
@@ -32,4 +35,12 @@ def test_pipeline_run_generates_ingests_and_is_idempotent(tmp_path, monkeypatch,
         assert len(instance.get_runs()) == 2
 
     assert cli.main(arguments) == 0
-    assert "0 file(s) ingested" in capsys.readouterr().out
+    assert "0 file(s) processed" in capsys.readouterr().out
+
+
+def test_a_late_file_refreshes_the_feature_days_that_read_its_days():
+    first, late, last = (file_period(name, 30) for name in FILES)
+    before = set(first.partition_keys) | set(last.partition_keys)
+    refreshed = days_to_refresh([late], before, 37)
+    assert refreshed == last.partition_keys
+    assert days_to_refresh([last], set(first.partition_keys), 37) == []

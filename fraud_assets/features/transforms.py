@@ -114,29 +114,38 @@ def _total_at_edge(total: str, count: str, window: Window) -> Column:
     return F.coalesce(F.max_by(total, count).over(window), F.lit(0))
 
 
+def _with_running_totals(
+    frame: DataFrame, entity: str, prefix: str, summed: dict[str, Column], edge_days: list[int]
+) -> DataFrame:
+    """Adds, per `entity`, the running count `{prefix}_count` and running sums
+    `{prefix}_{name}`, and the value of each at every edge `d` days back (`..._edge_{d}`)."""
+    running = _running(entity)
+    count = f"{prefix}_count"
+    totals = frame.select(
+        "*",
+        F.count(F.lit(1)).over(running).alias(count),
+        *[F.sum(value).over(running).alias(f"{prefix}_{name}") for name, value in summed.items()],
+    )
+    names = [count, *(f"{prefix}_{name}" for name in summed)]
+    return totals.select(
+        "*",
+        *[
+            _total_at_edge(name, count, _up_to(entity, d)).alias(f"{name}_edge_{d}")
+            for d in edge_days
+            for name in names
+        ],
+    )
+
+
 def _customer_windows(frame: DataFrame) -> DataFrame:
     """Per customer, window (t - w, t]: the current transaction, the earlier ones with the same
     time and a lower id, and those after t - w."""
-    running = _running("CUSTOMER_ID")
-    totals = frame.select(
-        "*",
-        F.count(F.lit(1)).over(running).alias("_customer_count"),
-        F.sum(F.col("TX_AMOUNT").cast(_AMOUNT)).over(running).alias("_customer_amount"),
-    )
-    edges = totals.select(
-        "*",
-        *[
-            column
-            for w in CUSTOMER_WINDOWS_DAYS
-            for column in (
-                _total_at_edge(
-                    "_customer_count", "_customer_count", _up_to("CUSTOMER_ID", w)
-                ).alias(f"_customer_count_edge_{w}"),
-                _total_at_edge(
-                    "_customer_amount", "_customer_count", _up_to("CUSTOMER_ID", w)
-                ).alias(f"_customer_amount_edge_{w}"),
-            )
-        ],
+    edges = _with_running_totals(
+        frame,
+        "CUSTOMER_ID",
+        "_customer",
+        {"amount": F.col("TX_AMOUNT").cast(_AMOUNT)},
+        list(CUSTOMER_WINDOWS_DAYS),
     )
     features = []
     for w in CUSTOMER_WINDOWS_DAYS:
@@ -152,33 +161,17 @@ def _customer_windows(frame: DataFrame) -> DataFrame:
 def _terminal_windows(frame: DataFrame) -> DataFrame:
     """Per terminal, window (t - delay - w, t - delay]: labels are known a delay later, so
     only transactions at least `delay` old count, and none of the current time."""
-    running = _running("TERMINAL_ID")
-    totals = frame.select(
-        "*",
-        F.count(F.lit(1)).over(running).alias("_terminal_count"),
-        F.sum(F.col("TX_FRAUD").cast("long")).over(running).alias("_terminal_frauds"),
+    near = TERMINAL_DELAY_DAYS
+    edges = _with_running_totals(
+        frame,
+        "TERMINAL_ID",
+        "_terminal",
+        {"frauds": F.col("TX_FRAUD").cast("long")},
+        sorted({near} | {near + w for w in TERMINAL_WINDOWS_DAYS}),
     )
-    edge_days = sorted(
-        {TERMINAL_DELAY_DAYS} | {TERMINAL_DELAY_DAYS + w for w in TERMINAL_WINDOWS_DAYS}
-    )
-    edges = totals.select(
-        "*",
-        *[
-            column
-            for d in edge_days
-            for column in (
-                _total_at_edge(
-                    "_terminal_count", "_terminal_count", _up_to("TERMINAL_ID", d)
-                ).alias(f"_terminal_count_edge_{d}"),
-                _total_at_edge(
-                    "_terminal_frauds", "_terminal_count", _up_to("TERMINAL_ID", d)
-                ).alias(f"_terminal_frauds_edge_{d}"),
-            )
-        ],
-    )
-    near, features = TERMINAL_DELAY_DAYS, []
+    features = []
     for w in TERMINAL_WINDOWS_DAYS:
-        far = TERMINAL_DELAY_DAYS + w
+        far = near + w
         count = F.col(f"_terminal_count_edge_{near}") - F.col(f"_terminal_count_edge_{far}")
         frauds = F.col(f"_terminal_frauds_edge_{near}") - F.col(f"_terminal_frauds_edge_{far}")
         features += [
