@@ -75,6 +75,9 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=3, help="N + 1 files (at least 3)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument(
+        "--ratio-only", action="store_true", help="skip the per-file vs range comparison"
+    )
     parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "data" / "bench")
     args = parser.parse_args()
     if args.files < 3:
@@ -119,21 +122,22 @@ def main() -> int:
         for _ in range(args.repeats):
             samples["single"].append(features(*days[0]))
             samples["incremental"].append(features(*days[-1]))
-            per_file = features(*days[-2]) + features(*days[-1])
-            samples["per_file"].append(per_file)
-            samples["range"].append(features(days[-2][0], days[-1][1]))
-            print({name: values[-1] for name, values in samples.items()}, flush=True)
+            if not args.ratio_only:
+                samples["per_file"].append(features(*days[-2]) + features(*days[-1]))
+                samples["range"].append(features(days[-2][0], days[-1][1]))
+            print({name: values[-1] for name, values in samples.items() if values}, flush=True)
 
-    median = {name: statistics.median(values) for name, values in samples.items()}
+    median = {name: statistics.median(values) for name, values in samples.items() if values}
     print(f"files: {len(paths)} x ~{args.rows:,} rows; cleaned rows per file {cleaned_rows}")
     print(f"features step, median of {args.repeats} (seconds):")
     lines = {
         "single file (no history)": median["single"],
         f"file N+1 after N={len(days) - 1} (37-day look-back)": median["incremental"],
         "ratio (N+1)-th / single": median["incremental"] / median["single"],
-        "last two files, one run each": median["per_file"],
-        "last two files, one range run": median["range"],
     }
+    if not args.ratio_only:
+        lines["last two files, one run each"] = median["per_file"]
+        lines["last two files, one range run"] = median["range"]
     for label, value in lines.items():
         print(f"  {label:<40} {value:8.2f}")
     print(f"  peak RSS {memory.peak / 1e9:.2f} GB")

@@ -9,6 +9,7 @@ computed on top of the 37 days before it gives the same bits as a recompute of e
 """
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -58,21 +59,27 @@ def reference_features(cleaned: DataFrame, days: Sequence[str] | None = None) ->
     """
     prepared = cleaned.select(
         F.col("transaction_id").alias("TRANSACTION_ID"),
-        F.col("tx_datetime").alias("TX_DATETIME"),
         F.col("customer_id").alias("CUSTOMER_ID"),
         F.col("terminal_id").alias("TERMINAL_ID"),
         F.col("tx_amount").alias("TX_AMOUNT"),
         F.col("tx_fraud").alias("TX_FRAUD"),
         "day",
-        # Wall-clock seconds: timestamps hold the written local time as if it were UTC.
+        # Wall-clock seconds: timestamps hold the written local time as if it were UTC. The
+        # timestamp itself is rebuilt from them at the end, one column less to shuffle.
         F.unix_seconds(F.col("tx_datetime")).alias(_SECONDS),
     )
     with_terminal = _terminal_windows(prepared)
+    if days is not None:
+        # The customer windows reach back less far than the terminal ones.
+        first = date.fromisoformat(min(days)) - timedelta(days=max(CUSTOMER_WINDOWS_DAYS))
+        with_terminal = with_terminal.where(F.col("day") >= first.isoformat())
     with_customer = _customer_windows(with_terminal)
     if days is not None:
         with_customer = with_customer.where(F.col("day").isin(list(days)))
     return with_customer.select(
-        *KEY_COLUMNS,
+        "TRANSACTION_ID",
+        F.timestamp_seconds(F.col(_SECONDS)).alias("TX_DATETIME"),
+        *KEY_COLUMNS[2:],
         *_calendar_flags(F.col(_SECONDS)),
         *CUSTOMER_FEATURES,
         *TERMINAL_FEATURES,
