@@ -64,12 +64,17 @@ def _generate(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
-def _execute(job, instance, tags: dict[str, str], args: argparse.Namespace, **selection) -> bool:
+def _execute(
+    job, instance, tags: dict[str, str], args: argparse.Namespace, ops=None, **selection
+) -> bool:
     """One in-process run on the shared instance; prints its outcome and checks."""
+    run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    if ops:
+        run_config["ops"] = ops
     result = job.execute_in_process(
         instance=instance,
         tags=tags,
-        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+        run_config=run_config,
         raise_on_error=False,
         **selection,
     )
@@ -99,6 +104,17 @@ def days_to_refresh(
     return sorted((reached & materialized_before) - now)
 
 
+def model_partitions(periods: list[FilePeriod], settings: Settings, decided: set[str]) -> list[str]:
+    """The cut-offs of the landed files' model partitions not decided yet, oldest first."""
+    from fraud_assets.model.sensors import cutoff_for, first_complete_day
+
+    cutoffs = {
+        cutoff_for(period.last_day, settings.model, first_complete_day(settings))
+        for period in periods
+    }
+    return sorted({c.isoformat() for c in cutoffs if c is not None} - decided)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     home = dagster_home(settings)
@@ -109,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
     from fraud_assets.features.assets import FEATURES
     from fraud_assets.features.transforms import LOOKBACK_DAYS
     from fraud_assets.ingestion.sensors import LandingCursor, plan_runs
-    from fraud_assets.jobs import process_landed_file
-    from fraud_assets.partitions import file_run_tags
+    from fraud_assets.jobs import process_landed_file, train_model
+    from fraud_assets.model.assets import CANDIDATE, CHAMPION
+    from fraud_assets.partitions import file_period, file_run_tags
 
     defs = build_definitions(settings)
     resources = defs.resources
@@ -140,9 +157,53 @@ def run(args: argparse.Namespace) -> int:
             "dagster/asset_partition_range_end": stale[-1],
         }
         failed += not _execute(job, instance, tags, args, asset_selection=[AssetKey(FEATURES)])
+    if not args.skip_models:
+        periods = [
+            file_period(landed.key, settings.file_period_days) for landed in landing.list_files()
+        ]
+        decided = set(instance.get_materialized_partitions(AssetKey(CHAMPION)))
+        trainer = defs.resolve_job_def(train_model.name)
+        ops = {CANDIDATE: {"config": {"max_evals": args.max_evals}}} if args.max_evals else None
+        for cutoff in model_partitions(periods, settings, decided):
+            print(f"model partition {cutoff}: tune, validate, decide", flush=True)
+            failed += not _execute(trainer, instance, {}, args, ops=ops, partition_key=cutoff)
     print(f"{len(wanted)} file(s) processed, {failed} run(s) failed. Dagster instance: {home}")
     print("Open the UI: uv run fraud-pipeline ui  (then http://127.0.0.1:3000)")
+    print("MLflow runs and models: uv run fraud-pipeline mlflow  (then http://127.0.0.1:5000)")
     return 1 if failed else 0
+
+
+def rollback(args: argparse.Namespace) -> int:
+    from fraud_assets.model.registry import RollbackError
+    from fraud_assets.model.registry import rollback as restore_previous
+    from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
+
+    tracking = MlflowResource.from_settings(Settings.from_env().mlflow)
+    tracking.activate()
+    try:
+        restored, replaced = restore_previous(tracking.client())
+    except RollbackError as error:
+        print(f"rollback refused: {error}", file=sys.stderr)
+        return 1
+    print(f"{REGISTERED_MODEL}@champion: version {replaced} -> version {restored}")
+    return 0
+
+
+def mlflow_ui(args: argparse.Namespace) -> int:
+    tracking = Settings.from_env().mlflow
+    command = [
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        tracking.tracking_uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    os.execvp(command[0], command)
+    return 0
 
 
 def ui(args: argparse.Namespace) -> int:
@@ -176,7 +237,21 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "--log-level", default="INFO", help="console log level of the runs (DEBUG shows events)"
     )
+    run_parser.add_argument(
+        "--max-evals", type=int, default=None, help="hyperopt trials per model partition"
+    )
+    run_parser.add_argument(
+        "--skip-models", action="store_true", help="stop after the features, train nothing"
+    )
     run_parser.set_defaults(handler=run)
+    rollback_parser = commands.add_parser(
+        "rollback", help="give the champion alias back to the previous champion"
+    )
+    rollback_parser.set_defaults(handler=rollback)
+    mlflow_parser = commands.add_parser("mlflow", help="the MLflow UI on the pipeline's store")
+    mlflow_parser.add_argument("--host", default="127.0.0.1")
+    mlflow_parser.add_argument("--port", type=int, default=5000)
+    mlflow_parser.set_defaults(handler=mlflow_ui)
     ui_parser = commands.add_parser("ui", help="dagster dev on the pipeline's instance")
     ui_parser.add_argument("--host", default="127.0.0.1")
     ui_parser.add_argument("--port", type=int, default=3000)

@@ -13,9 +13,13 @@ from dagster import Definitions
 from fraud_assets.features.assets import transaction_features
 from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
 from fraud_assets.ingestion.sensors import raw_files_sensor
-from fraud_assets.jobs import lookback_automation, process_landed_file
+from fraud_assets.jobs import lookback_automation, process_landed_file, train_model
+from fraud_assets.model.assets import champion_model, fraud_model, model_validation
+from fraud_assets.model.sensors import model_on_new_features, weekly_retraining
 from fraud_assets.resources.landing import LocalLandingZone, S3LandingZone
 from fraud_assets.resources.ledger import LandingLedger
+from fraud_assets.resources.mlflow import MlflowResource
+from fraud_assets.resources.records import JsonRecordIOManager
 from fraud_assets.resources.s3 import S3Config
 from fraud_assets.resources.spark import SparkResource
 from fraud_assets.resources.storage import (
@@ -35,6 +39,8 @@ def local_resources(settings: Settings) -> dict[str, Any]:
         "parquet_io_manager": LocalParquetIOManager(spark=spark, root=root),
         "landing": LocalLandingZone(path=str(settings.landing_dir)),
         "ledger": LandingLedger(root=root),
+        "record_io_manager": JsonRecordIOManager(root=root),
+        "mlflow_tracking": MlflowResource.from_settings(settings.mlflow),
     }
 
 
@@ -56,6 +62,8 @@ def s3_resources(settings: Settings) -> dict[str, Any]:
             staging_dir=str(s3.cache_dir / "landing"),
         ),
         "ledger": LandingLedger(root=root),
+        "record_io_manager": JsonRecordIOManager(root=root),
+        "mlflow_tracking": MlflowResource.from_settings(settings.mlflow, s3.endpoint_url),
     }
 
 
@@ -64,9 +72,17 @@ RESOURCES_BY_ENVIRONMENT = {"local": local_resources, "s3": s3_resources}
 
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
-        assets=[raw_transactions, clean_transactions, transaction_features],
-        jobs=[process_landed_file],
-        sensors=[raw_files_sensor, lookback_automation],
+        assets=[
+            raw_transactions,
+            clean_transactions,
+            transaction_features,
+            fraud_model,
+            model_validation,
+            champion_model,
+        ],
+        jobs=[process_landed_file, train_model],
+        sensors=[raw_files_sensor, lookback_automation, model_on_new_features],
+        schedules=[weekly_retraining],
         resources=RESOURCES_BY_ENVIRONMENT[settings.environment](settings),
     )
 

@@ -3,6 +3,7 @@
 `process_landed_file` is what a landed file sets going: its raw, cleaned and feature days in
 one run (the sensor and `fraud-pipeline run` request it with the file's day range).
 `lookback_automation` re-materialises feature days whose look-back a later run changed.
+`train_model` is one model partition: candidate, validation and champion decision.
 """
 
 from dagster import (
@@ -14,6 +15,7 @@ from dagster import (
 
 from fraud_assets.features.assets import FEATURES
 from fraud_assets.ingestion.assets import CLEANED, QUARANTINED, raw_transactions
+from fraud_assets.model.assets import CANDIDATE, CHAMPION, VALIDATION
 from fraud_assets.partitions import DAILY_PARTITIONS
 from fraud_assets.settings import Settings
 
@@ -30,4 +32,11 @@ lookback_automation = AutomationConditionSensorDefinition(
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=Settings.from_env().sensor_interval_seconds,
     description="Re-materialises feature days whose look-back was updated after them.",
+)
+
+train_model = define_asset_job(
+    "train_model",
+    selection=[CANDIDATE, VALIDATION, CHAMPION],
+    partitions_def=DAILY_PARTITIONS,
+    description="Tune and register a candidate, validate it against the champion, decide.",
 )

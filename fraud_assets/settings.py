@@ -53,6 +53,84 @@ class S3Settings:
     cache_dir: Path
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
+
+
+def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class MlflowSettings:
+    tracking_uri: str
+    registry_uri: str
+    experiment: str
+    artifact_location: str
+    ui_url: str
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Time windows (days) of training and evaluation, tuning budget and promotion rule."""
+
+    train_days: int = 7
+    delay_days: int = 7
+    test_days: int = 7
+    validation_days: int = 2
+    families: tuple[str, ...] = ("logistic_regression", "random_forest", "gbt", "xgboost")
+    max_evals: int = 8
+    tuning_timeout_seconds: int = 900
+    seed: int = 42
+    bootstrap_resamples: int = 1000
+    bootstrap_unit: str = "customer_day"
+    promotion_metric: str = "average_precision"
+    promotion_alpha: float = 0.05
+    floor_roc_auc: float = 0.6
+    floor_average_precision: float = 0.15
+
+    def __post_init__(self) -> None:
+        if min(self.train_days, self.test_days) < 1 or self.delay_days < 0:
+            raise ValueError("FRAUD_TRAIN_DAYS and FRAUD_TEST_DAYS must be >= 1, delay >= 0")
+        if not 1 <= self.validation_days < self.train_days:
+            raise ValueError("FRAUD_VALIDATION_DAYS must be >= 1 and < FRAUD_TRAIN_DAYS")
+        if not 0 < self.promotion_alpha < 1:
+            raise ValueError("FRAUD_PROMOTION_ALPHA must lie in (0, 1)")
+
+    @classmethod
+    def from_env(cls) -> ModelSettings:
+        defaults = cls()
+        return cls(
+            train_days=_env_int("FRAUD_TRAIN_DAYS", defaults.train_days),
+            delay_days=_env_int("FRAUD_DELAY_DAYS", defaults.delay_days),
+            test_days=_env_int("FRAUD_TEST_DAYS", defaults.test_days),
+            validation_days=_env_int("FRAUD_VALIDATION_DAYS", defaults.validation_days),
+            families=_env_list("FRAUD_MODEL_FAMILIES", defaults.families),
+            max_evals=_env_int("FRAUD_TUNING_MAX_EVALS", defaults.max_evals),
+            tuning_timeout_seconds=_env_int(
+                "FRAUD_TUNING_TIMEOUT_SECONDS", defaults.tuning_timeout_seconds
+            ),
+            seed=_env_int("FRAUD_MODEL_SEED", defaults.seed),
+            bootstrap_resamples=_env_int("FRAUD_BOOTSTRAP_RESAMPLES", defaults.bootstrap_resamples),
+            bootstrap_unit=_env("FRAUD_BOOTSTRAP_UNIT", defaults.bootstrap_unit),
+            promotion_metric=_env("FRAUD_PROMOTION_METRIC", defaults.promotion_metric),
+            promotion_alpha=_env_float("FRAUD_PROMOTION_ALPHA", defaults.promotion_alpha),
+            floor_roc_auc=_env_float("FRAUD_FLOOR_ROC_AUC", defaults.floor_roc_auc),
+            floor_average_precision=_env_float(
+                "FRAUD_FLOOR_AVERAGE_PRECISION", defaults.floor_average_precision
+            ),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str
@@ -64,6 +142,8 @@ class Settings:
     spark_master: str
     spark_driver_memory: str
     s3: S3Settings
+    mlflow: MlflowSettings
+    model: ModelSettings = field(default_factory=ModelSettings)
     spark_conf: dict[str, str] = field(default_factory=dict)
     sensor_interval_seconds: int = 30
     sensor_full_scan_minutes: int = 60
@@ -81,6 +161,8 @@ class Settings:
             raise ValueError(
                 f"FRAUD_SPARK_CONF must be a JSON object of Spark settings, got {spark_conf_text!r}"
             ) from None
+        tracking_uri = _env("FRAUD_MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow/mlflow.db")
+        remote_tracking = tracking_uri.startswith(("http://", "https://"))
         period = _env_int("FRAUD_FILE_PERIOD_DAYS", 30)
         if period < 1:
             raise ValueError("FRAUD_FILE_PERIOD_DAYS must be at least 1")
@@ -105,6 +187,20 @@ class Settings:
                 use_s3a=_env_bool("FRAUD_S3_USE_S3A", False),
                 cache_dir=Path(_env("FRAUD_S3_CACHE_DIR", str(data_dir / "s3-cache"))).resolve(),
             ),
+            mlflow=MlflowSettings(
+                tracking_uri=tracking_uri,
+                registry_uri=_env("FRAUD_MLFLOW_REGISTRY_URI", tracking_uri),
+                experiment=_env("FRAUD_MLFLOW_EXPERIMENT", "fraud_detection"),
+                artifact_location=_env(
+                    "FRAUD_MLFLOW_ARTIFACTS",
+                    "" if remote_tracking else str(data_dir / "mlflow" / "artifacts"),
+                ),
+                ui_url=_env(
+                    "FRAUD_MLFLOW_UI_URL",
+                    tracking_uri if remote_tracking else "http://127.0.0.1:5000",
+                ),
+            ),
+            model=ModelSettings.from_env(),
             sensor_interval_seconds=_env_int("FRAUD_SENSOR_INTERVAL_SECONDS", 30),
             sensor_full_scan_minutes=_env_int("FRAUD_SENSOR_FULL_SCAN_MINUTES", 60),
         )

@@ -69,3 +69,27 @@ def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("landing")
     write_landing_files(folder, SMALL)
     return folder
+
+
+@pytest.fixture(scope="session")
+def three_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three consecutive 30-day files (with defects), shared read-only by the tests."""
+    from fraud_assets_tests.test_features.conftest import THREE_FILES
+
+    folder = tmp_path_factory.mktemp("three_files")
+    write_landing_files(folder, THREE_FILES)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def file_by_file(tmp_path_factory, three_files):
+    """The three files processed in order, one run each, as the sensor runs them: the
+    settings, the instance and each file's run result (features and models tests share it)."""
+    from dagster import DagsterInstance
+
+    from fraud_assets_tests.test_features.conftest import FILES, pipeline_settings, process_file
+
+    settings = pipeline_settings(tmp_path_factory.mktemp("file_by_file"), three_files)
+    instance = DagsterInstance.ephemeral()
+    results = {name: process_file(settings, instance, name) for name in FILES}
+    return settings, instance, results

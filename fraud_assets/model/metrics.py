@@ -260,3 +260,29 @@ def _running_total(weights: np.ndarray) -> np.ndarray:
     total = np.zeros((weights.shape[0], weights.shape[1] + 1))
     np.cumsum(weights, axis=1, out=total[:, 1:])
     return total
+
+
+@dataclass(frozen=True)
+class Curves:
+    """ROC and precision-recall curves: one point per distinct score, highest first."""
+
+    false_positive_rate: np.ndarray
+    true_positive_rate: np.ndarray
+    precision: np.ndarray
+
+    @property
+    def recall(self) -> np.ndarray:
+        return self.true_positive_rate
+
+
+def curves(scores: np.ndarray, labels: np.ndarray) -> Curves:
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    ranked, sorted_labels = np.asarray(scores)[order], np.asarray(labels, dtype=np.float64)[order]
+    group_ends = np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1]
+    true_pos = np.cumsum(sorted_labels)[group_ends]
+    false_pos = (group_ends + 1) - true_pos
+    return Curves(
+        false_positive_rate=np.r_[0.0, false_pos / max(false_pos[-1], 1)],
+        true_positive_rate=np.r_[0.0, true_pos / max(true_pos[-1], 1)],
+        precision=np.r_[1.0, true_pos / (group_ends + 1)],
+    )

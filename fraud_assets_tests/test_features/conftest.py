@@ -13,7 +13,7 @@ from fraud_assets.features.assets import FEATURES
 from fraud_assets.jobs import process_landed_file
 from fraud_assets.partitions import file_period, file_run_tags
 from fraud_assets.settings import Settings
-from fraud_assets_tests.conftest import TEST_SPARK_CONFIG, write_landing_files
+from fraud_assets_tests.conftest import TEST_SPARK_CONFIG
 
 FILES = ("2019-08-22.txt", "2019-09-21.txt", "2019-10-21.txt")
 THREE_FILES = GeneratorConfig(
@@ -24,14 +24,6 @@ THREE_FILES = GeneratorConfig(
     seed=5,
     defects=DefectRates().scaled(300),
 )
-
-
-@pytest.fixture(scope="session")
-def three_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three consecutive 30-day files (with defects), shared read-only by the tests."""
-    folder = tmp_path_factory.mktemp("three_files")
-    write_landing_files(folder, THREE_FILES)
-    return folder
 
 
 def pipeline_settings(root: Path, landing: Path, files: tuple[str, ...] = FILES) -> Settings:
@@ -70,16 +62,6 @@ def stored_features(settings: Settings, days: list[str]) -> pd.DataFrame:
 
 def all_days(files: tuple[str, ...] = FILES) -> list[str]:
     return [day for name in files for day in file_period(name, 30).partition_keys]
-
-
-@pytest.fixture(scope="session")
-def file_by_file(tmp_path_factory, three_files):
-    """The three files processed in order, one run each, as the sensor runs them: the
-    settings, the instance and each file's run result."""
-    settings = pipeline_settings(tmp_path_factory.mktemp("file_by_file"), three_files)
-    instance = DagsterInstance.ephemeral()
-    results = {name: process_file(settings, instance, name) for name in FILES}
-    return settings, instance, results
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,7 @@ def test_card_precision_counts_a_customer_once_a_day():
 
 def test_agrees_with_scikit_learn_on_tied_random_scores():
     rng = np.random.default_rng(3)
-    evaluation, labels, customers, days = synthetic_set(rng)
+    evaluation, labels, _, _ = synthetic_set(rng)
     scores = np.round(noisy_scores(rng, labels, 1.0), 1)
     metrics = evaluate(scores, evaluation)
     assert metrics["roc_auc"] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)

@@ -1,0 +1,118 @@
+"""The registered model `fraud_detector`, its `champion` alias, promotion and rollback.
+
+Promotion history lives on the model versions as tags: the version a promotion replaced
+(`previous_champion`), the evidence it was based on (`promotion_evidence`, the validation run)
+and why. A rollback follows `previous_champion` one step back, so repeated rollbacks walk the
+history. The evidence tag makes a decision idempotent: the same validation never moves the
+alias twice, even after a rollback.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from fraud_assets.resources.mlflow import REGISTERED_MODEL
+
+CHAMPION = "champion"
+PREVIOUS_TAG = "previous_champion"
+EVIDENCE_TAG = "promotion_evidence"
+REASON_TAG = "promotion_reason"
+PROMOTED_AT_TAG = "promoted_at"
+ROLLED_BACK_AT_TAG = "rolled_back_at"
+
+
+class RollbackError(RuntimeError):
+    """There is no earlier champion to go back to."""
+
+
+def champion_version(client: MlflowClient, name: str = REGISTERED_MODEL) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException as error:
+        if error.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
+            return None
+        raise
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+
+
+def decide(
+    candidate: str,
+    champion: str | None,
+    compared_with: str | None,
+    significant: bool,
+    evidence_already_used: bool,
+    summary: str,
+) -> Decision:
+    """Whether the candidate version takes the alias; `summary` states the test's outcome."""
+    if champion == candidate:
+        return Decision(False, f"version {candidate} is already the champion")
+    if evidence_already_used:
+        return Decision(
+            False,
+            f"this validation already promoted version {candidate} once; the alias is not "
+            "moved twice on the same evidence",
+        )
+    if champion is None:
+        return Decision(True, f"first champion: version {candidate} passed the quality floor")
+    if compared_with != champion:
+        return Decision(
+            False,
+            f"the champion changed since validation (compared with version {compared_with}, "
+            f"now {champion}); re-materialise model_validation for this partition",
+        )
+    if significant:
+        return Decision(True, f"significant improvement over version {champion}: {summary}")
+    return Decision(False, f"no significant improvement over version {champion}: {summary}")
+
+
+def promote(
+    client: MlflowClient,
+    version: str,
+    evidence: str,
+    reason: str,
+    name: str = REGISTERED_MODEL,
+) -> str | None:
+    """Move the alias to `version`; returns the version it replaced."""
+    current = champion_version(client, name)
+    previous = str(current.version) if current else None
+    client.set_registered_model_alias(name, CHAMPION, version)
+    tags = {
+        PREVIOUS_TAG: previous or "",
+        EVIDENCE_TAG: evidence,
+        REASON_TAG: reason,
+        PROMOTED_AT_TAG: datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    return previous
+
+
+def evidence_used(
+    client: MlflowClient, version: str, evidence: str, name: str = REGISTERED_MODEL
+) -> bool:
+    return client.get_model_version(name, version).tags.get(EVIDENCE_TAG) == evidence
+
+
+def rollback(client: MlflowClient, name: str = REGISTERED_MODEL) -> tuple[str, str]:
+    """Give the alias back to the champion before the current one: (restored, replaced)."""
+    current = champion_version(client, name)
+    if current is None:
+        raise RollbackError(f"{name} has no {CHAMPION} alias to roll back")
+    previous = current.tags.get(PREVIOUS_TAG)
+    if not previous:
+        raise RollbackError(
+            f"version {current.version} of {name} was the first champion; none came before it"
+        )
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    client.set_model_version_tag(
+        name, str(current.version), ROLLED_BACK_AT_TAG, datetime.now(UTC).isoformat(timespec="seconds")
+    )
+    return previous, str(current.version)

@@ -1,0 +1,82 @@
+"""What starts a model partition: a file's features being done, or an optional schedule.
+
+Both pick the cut-off whose test block ends on the last feature day there is, and only when
+the training window starts after the features' first full look-back (earlier feature days
+were computed from a truncated history).
+"""
+
+from datetime import date, timedelta
+
+from dagster import (
+    AssetKey,
+    DagsterRunStatus,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunStatusSensorContext,
+    ScheduleEvaluationContext,
+    SkipReason,
+    run_status_sensor,
+    schedule,
+)
+
+from fraud_assets.features.assets import FEATURES
+from fraud_assets.features.transforms import LOOKBACK_DAYS
+from fraud_assets.jobs import process_landed_file, train_model
+from fraud_assets.settings import ModelSettings, Settings
+
+_SETTINGS = Settings.from_env()
+
+
+def first_complete_day(settings: Settings = _SETTINGS) -> date:
+    """The first day whose features saw their whole look-back."""
+    return settings.partitions_start + timedelta(days=LOOKBACK_DAYS)
+
+
+def cutoff_for(last_feature_day: date, model: ModelSettings, earliest: date) -> date | None:
+    """The cut-off whose test block ends on `last_feature_day`, if its window starts on or
+    after `earliest`."""
+    cutoff = last_feature_day - timedelta(days=model.delay_days + model.test_days)
+    first_training_day = cutoff - timedelta(days=model.train_days - 1)
+    return cutoff if first_training_day >= earliest else None
+
+
+def _request(last_day: str, run_key: str) -> RunRequest | SkipReason:
+    cutoff = cutoff_for(date.fromisoformat(last_day), _SETTINGS.model, first_complete_day())
+    if cutoff is None:
+        return SkipReason(
+            f"features end on {last_day}: a training window ending "
+            f"{_SETTINGS.model.delay_days + _SETTINGS.model.test_days} days earlier would start "
+            f"before {first_complete_day()}, the first day with a full look-back"
+        )
+    return RunRequest(run_key=run_key, partition_key=cutoff.isoformat())
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[process_landed_file],
+    request_job=train_model,
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=_SETTINGS.sensor_interval_seconds,
+    description="Trains, validates and decides a model when a file's features are done.",
+)
+def model_on_new_features(context: RunStatusSensorContext) -> RunRequest | SkipReason:
+    tags = context.dagster_run.tags
+    last_day = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
+    if not last_day:
+        return SkipReason(f"run {context.dagster_run.run_id} names no partition")
+    return _request(last_day, run_key=f"after-{context.dagster_run.run_id}")
+
+
+@schedule(
+    job=train_model,
+    cron_schedule="0 3 * * 1",
+    default_status=DefaultScheduleStatus.STOPPED,
+    description="Weekly retraining on the latest features (off by default).",
+)
+def weekly_retraining(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+    days = context.instance.get_materialized_partitions(AssetKey(FEATURES))
+    if not days:
+        return SkipReason(f"{FEATURES} has no materialised day yet")
+    latest = max(days)
+    return _request(latest, run_key=f"scheduled-{latest}")

@@ -1,0 +1,164 @@
+"""Model partitions end to end on the three generated files: candidates, validation and the
+champion alias in a real local MLflow store."""
+
+import dataclasses
+from typing import Any
+
+import pytest
+from dagster import AssetSelection, DagsterInstance, materialize
+from mlflow import MlflowClient
+
+from fraud_assets.definitions import build_definitions
+from fraud_assets.features.assets import transaction_features
+from fraud_assets.features.transforms import REFERENCE_FEATURES
+from fraud_assets.model.assets import (
+    CANDIDATE,
+    CHAMPION,
+    VALIDATION,
+    champion_model,
+    fraud_model,
+    model_validation,
+)
+from fraud_assets.model.registry import champion_version, rollback
+from fraud_assets.settings import MlflowSettings
+
+pytestmark = pytest.mark.slow
+
+WEAK = ["TX_DURING_WEEKEND"]
+AMOUNT_ONLY = ["TX_AMOUNT"]
+
+
+@pytest.fixture(scope="module")
+def model_pipeline(tmp_path_factory, file_by_file):
+    """The features of the three files, a fresh local MLflow store and Dagster instance."""
+    settings, _, _ = file_by_file
+    store = tmp_path_factory.mktemp("mlflow")
+    settings = dataclasses.replace(
+        settings,
+        mlflow=MlflowSettings(
+            tracking_uri=f"sqlite:///{store}/mlflow.db",
+            registry_uri=f"sqlite:///{store}/mlflow.db",
+            experiment="fraud_detection_tests",
+            artifact_location=str(store / "artifacts"),
+            ui_url="http://127.0.0.1:5000",
+        ),
+    )
+    resources = build_definitions(settings).resources
+    client = MlflowClient(settings.mlflow.tracking_uri, settings.mlflow.registry_uri)
+    return resources, client, DagsterInstance.ephemeral()
+
+
+def _materialize(
+    pipeline, partition: str, features: list[str], floor_auc: float = 0.0, only=None
+) -> Any:
+    resources, _, instance = pipeline
+    run_config = {
+        "ops": {
+            CANDIDATE: {
+                "config": {
+                    "families": ["logistic_regression"],
+                    "features": features,
+                    "max_evals": 2,
+                    "floor_roc_auc": floor_auc,
+                    "floor_average_precision": 0.0,
+                }
+            },
+            VALIDATION: {"config": {"resamples": 300}},
+        }
+    }
+    selection = AssetSelection.assets(*(only or [fraud_model, model_validation, champion_model]))
+    if only:
+        run_config = {"ops": {}}
+    return materialize(
+        [transaction_features.to_source_asset(), fraud_model, model_validation, champion_model],
+        selection=selection,
+        partition_key=partition,
+        resources=resources,
+        run_config=run_config,
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def _checks(result) -> dict[str, Any]:
+    """Check evaluations by name, read from the run's events."""
+    evaluations = [
+        event.event_specific_data
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    return {evaluation.check_name: evaluation for evaluation in evaluations}
+
+
+def _decision(result) -> dict[str, Any]:
+    return result.output_for_node(CHAMPION)
+
+
+def _champion(client: MlflowClient) -> str:
+    return str(champion_version(client).version)
+
+
+def test_champion_lifecycle(model_pipeline):
+    _, client, _ = model_pipeline
+
+    first = _materialize(model_pipeline, "2019-10-06", AMOUNT_ONLY)
+    assert first.success
+    assert {name: check.passed for name, check in _checks(first).items()} == {
+        "quality_floor": True,
+        "champion_serves": True,
+    }
+    assert _decision(first)["promoted"]
+    assert "first champion" in _decision(first)["reason"]
+    assert _champion(client) == "1"
+    candidate = first.output_for_node(CANDIDATE)
+    assert candidate["version"] == "1" and candidate["test_metrics"]["roc_auc"] > 0.5
+    metadata = first.asset_materializations_for_node(CANDIDATE)[0].metadata
+    assert metadata["mlflow_run"].value.startswith("http://127.0.0.1:5000/#/experiments/")
+    run = client.get_run(candidate["run_id"])
+    assert {"test_roc_auc", "test_average_precision", "test_card_precision_at_100"} <= set(
+        run.data.metrics
+    )
+    artifacts = {a.path for a in client.list_artifacts(candidate["run_id"], "plots")}
+    assert {"plots/roc_test.png", "plots/pr_test.png", "plots/importances.png"} <= artifacts
+    trials = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{candidate['run_id']}'"
+    )
+    assert len([t for t in trials if t.info.run_name.startswith("trial")]) == 2
+
+    weaker = _materialize(model_pipeline, "2019-10-20", WEAK)
+    assert weaker.success
+    validation = weaker.output_for_node(VALIDATION)
+    assert validation["compared_with"] == "1" and not validation["significant"]
+    assert validation["comparisons"]["average_precision"]["difference"]["observed"] < 0
+    assert not _decision(weaker)["promoted"]
+    assert _champion(client) == "1"
+
+    stronger = _materialize(model_pipeline, "2019-11-05", list(REFERENCE_FEATURES))
+    assert stronger.success
+    validation = stronger.output_for_node(VALIDATION)
+    assert validation["significant"], validation["summary"]
+    assert validation["comparisons"]["average_precision"]["p_value"] < 0.05
+    assert _decision(stronger)["promoted"]
+    assert _champion(client) == "3"
+    assert client.get_model_version("fraud_detector", "3").tags["previous_champion"] == "1"
+
+    # The same decision again, then after a rollback: the alias does not flip twice.
+    again = _materialize(model_pipeline, "2019-11-05", [], only=[champion_model])
+    assert again.success and not _decision(again)["promoted"]
+    assert rollback(client) == ("1", "3")
+    replayed = _materialize(model_pipeline, "2019-11-05", [], only=[champion_model])
+    assert replayed.success and not _decision(replayed)["promoted"]
+    assert "twice" in _decision(replayed)["reason"]
+    assert _champion(client) == "1"
+
+
+def test_a_candidate_below_the_quality_floor_goes_no_further(model_pipeline):
+    _, _, instance = model_pipeline
+    result = _materialize(model_pipeline, "2019-10-13", AMOUNT_ONLY, floor_auc=0.999)
+    assert not result.success
+    check = _checks(result)["quality_floor"]
+    assert not check.passed
+    assert "below the quality floor" in check.description
+    assert not instance.get_materialized_partitions(model_validation.key, after_cursor=None) & {
+        "2019-10-13"
+    }

@@ -1,0 +1,69 @@
+import pytest
+from mlflow import MlflowClient
+
+from fraud_assets.model.registry import (
+    PREVIOUS_TAG,
+    RollbackError,
+    champion_version,
+    decide,
+    evidence_used,
+    promote,
+    rollback,
+)
+from fraud_assets.resources.mlflow import REGISTERED_MODEL
+
+
+@pytest.fixture
+def client(tmp_path) -> MlflowClient:
+    """A real local registry with three versions of fraud_detector and no champion."""
+    registry = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    registry.create_registered_model(REGISTERED_MODEL)
+    for index in range(3):
+        source = tmp_path / f"model-{index}"
+        source.mkdir()
+        registry.create_model_version(REGISTERED_MODEL, str(source))
+    return registry
+
+
+def test_decisions():
+    first = decide("1", None, None, False, False, "no champion")
+    assert first.promote and "first champion" in first.reason
+    assert not decide("2", "2", "1", True, False, "").promote
+    assert decide("2", "1", "1", True, False, "p = 0.001").promote
+    kept = decide("2", "1", "1", False, False, "p = 0.4")
+    assert not kept.promote and "p = 0.4" in kept.reason
+    replayed = decide("2", "1", "1", True, True, "p = 0.001")
+    assert not replayed.promote and "twice" in replayed.reason
+    moved = decide("3", "2", "1", True, False, "p = 0.001")
+    assert not moved.promote and "re-materialise model_validation" in moved.reason
+
+
+def test_promotion_keeps_history_and_rollback_walks_it_back(client):
+    assert champion_version(client) is None
+    assert promote(client, "1", "validation-a", "first") is None
+    assert promote(client, "2", "validation-b", "better") == "1"
+    assert promote(client, "3", "validation-c", "better again") == "2"
+    assert str(champion_version(client).version) == "3"
+    assert client.get_model_version(REGISTERED_MODEL, "3").tags[PREVIOUS_TAG] == "2"
+    assert evidence_used(client, "3", "validation-c")
+    assert not evidence_used(client, "3", "validation-other")
+
+    assert rollback(client) == ("2", "3")
+    assert str(champion_version(client).version) == "2"
+    assert rollback(client) == ("1", "2")
+    with pytest.raises(RollbackError, match="first champion"):
+        rollback(client)
+    assert str(champion_version(client).version) == "1"
+
+
+def test_rollback_without_a_champion_is_refused(client):
+    with pytest.raises(RollbackError, match="no champion alias"):
+        rollback(client)
+
+
+def test_a_used_evidence_does_not_promote_again_after_a_rollback(client):
+    promote(client, "1", "validation-a", "first")
+    promote(client, "2", "validation-b", "better")
+    rollback(client)
+    replay = decide("2", "1", "1", True, evidence_used(client, "2", "validation-b"), "p = 0.001")
+    assert not replay.promote
