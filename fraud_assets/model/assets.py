@@ -214,7 +214,12 @@ def fraud_model(
         mlflow.log_figure(plots.precision_recall_figure(test_curves), "plots/pr_test.png")
         mlflow.log_figure(plots.importance_figure(importances), "plots/importances.png")
         mlflow.log_dict(importances, "feature_importances.json")
-        example = test_rows.select(*config.features).limit(5).toPandas()
+        # Doubles, as the pipeline reads them: integer columns would refuse missing values.
+        example = (
+            test_rows.select(*[F.col(name).cast("double") for name in config.features])
+            .limit(5)
+            .toPandas()
+        )
         logged = mlflow.spark.log_model(
             model,
             artifact_path="model",

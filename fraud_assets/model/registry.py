@@ -113,6 +113,9 @@ def rollback(client: MlflowClient, name: str = REGISTERED_MODEL) -> tuple[str, s
         )
     client.set_registered_model_alias(name, CHAMPION, previous)
     client.set_model_version_tag(
-        name, str(current.version), ROLLED_BACK_AT_TAG, datetime.now(UTC).isoformat(timespec="seconds")
+        name,
+        str(current.version),
+        ROLLED_BACK_AT_TAG,
+        datetime.now(UTC).isoformat(timespec="seconds"),
     )
     return previous, str(current.version)
