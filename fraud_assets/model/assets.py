@@ -242,6 +242,8 @@ def fraud_model(
         "validation_metrics": best.metrics,
         "test_metrics": test_metrics,
         "days": split.describe(),
+        "trials": len(tuning.trials),
+        "seconds": round(time.monotonic() - started, 1),
     }
     trials = [
         {"trial": t.number, "family": t.params["family"], OBJECTIVE: t.metrics.get(OBJECTIVE)}
