@@ -30,14 +30,23 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ValueError(f"{name}={value!r} is not a boolean; use true or false")
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_number(name: str, default: float, kind: type) -> float:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
     try:
-        return int(value)
+        return kind(value)
     except ValueError:
-        raise ValueError(f"{name}={value!r} is not an integer") from None
+        expected = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name}={value!r} is not {expected}") from None
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env_number(name, default, int))
+
+
+def _env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float)
 
 
 @dataclass(frozen=True)
@@ -51,16 +60,6 @@ class S3Settings:
     secret_access_key: str | None
     use_s3a: bool
     cache_dir: Path
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a number") from None
 
 
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
