@@ -201,6 +201,7 @@ def fraud_model(
         )
         best = tuning.best
         model = fit(train_rows, best.params, config.features, config.seed)
+        training_rows = train_rows.count()
         table, evaluation = collect_scores(test_rows, {"score": model})
         scores = table["score"].to_numpy()
         test_metrics = evaluate(scores, evaluation)
@@ -208,7 +209,13 @@ def fraud_model(
         mlflow.log_params({f"best_{name}": value for name, value in best.params.items()})
         mlflow.log_metrics({f"val_{name}": value for name, value in best.metrics.items()})
         mlflow.log_metrics({f"test_{name}": value for name, value in test_metrics.items()})
-        mlflow.log_metrics({"test_rows": len(table), "test_frauds": int(table[LABEL].sum())})
+        mlflow.log_metrics(
+            {
+                "train_rows": training_rows,
+                "test_rows": len(table),
+                "test_frauds": int(table[LABEL].sum()),
+            }
+        )
         test_curves = {"candidate": curves(scores, table[LABEL].to_numpy())}
         mlflow.log_figure(plots.roc_figure(test_curves), "plots/roc_test.png")
         mlflow.log_figure(plots.precision_recall_figure(test_curves), "plots/pr_test.png")
@@ -243,6 +250,8 @@ def fraud_model(
         "test_metrics": test_metrics,
         "days": split.describe(),
         "trials": len(tuning.trials),
+        "train_rows": training_rows,
+        "test_rows": len(table),
         "seconds": round(time.monotonic() - started, 1),
     }
     trials = [

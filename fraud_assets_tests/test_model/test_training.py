@@ -1,0 +1,120 @@
+from datetime import date
+
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+
+from fraud_assets.model.metrics import evaluate
+from fraud_assets.model.sensors import cutoff_for
+from fraud_assets.model.training import (
+    FAMILIES,
+    TimeSplit,
+    collect_scores,
+    feature_importances,
+    fit,
+    unseen_customer_rows,
+)
+from fraud_assets.model.tuning import search_space, tune
+from fraud_assets.settings import ModelSettings
+
+FEATURES = ["signal", "noise"]
+
+
+def test_time_split_days():
+    split = TimeSplit(date(2019, 10, 6), train_days=7, delay_days=7, test_days=7, validation_days=2)
+    assert split.train == [f"2019-09-{d}" for d in range(30, 31)] + [
+        f"2019-10-0{d}" for d in range(1, 7)
+    ]
+    assert split.fit == split.train[:5] and split.validation == ["2019-10-05", "2019-10-06"]
+    assert split.test[0] == "2019-10-14" and split.test[-1] == "2019-10-20"
+    assert (split.first_day, split.last_day) == (date(2019, 9, 30), date(2019, 10, 20))
+
+
+def test_cutoff_waits_for_a_full_look_back():
+    model = ModelSettings()
+    earliest = date(2019, 9, 28)
+    assert cutoff_for(date(2019, 10, 20), model, earliest) == date(2019, 10, 6)
+    assert cutoff_for(date(2019, 9, 20), model, earliest) is None
+
+
+def test_known_compromised_customers_leave_the_test_block(spark):
+    rows = [
+        # customer 1: fraud on the first training day, known long before the test.
+        (1, "2019-10-01", 1),
+        (1, "2019-10-20", 0),
+        # customer 2: fraud on 10-12, known from 10-20 with a 7-day delay.
+        (2, "2019-10-12", 1),
+        (2, "2019-10-19", 0),
+        (2, "2019-10-20", 0),
+        # customer 3: never defrauded.
+        (3, "2019-10-20", 0),
+    ]
+    frame = spark.createDataFrame(rows, "CUSTOMER_ID int, day string, TX_FRAUD int")
+    kept = unseen_customer_rows(frame, "2019-10-01", ["2019-10-19", "2019-10-20"], 7)
+    assert sorted(tuple(r) for r in kept.select("CUSTOMER_ID", "day").collect()) == [
+        (2, "2019-10-19"),
+        (3, "2019-10-20"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def separable(spark):
+    rng = np.random.default_rng(0)
+    labels = (rng.random(3000) < 0.1).astype(int)
+    signal = labels * 2.0 + rng.normal(size=3000)
+    rows = [
+        (i, i % 300, f"2019-10-{1 + i % 5:02d}", float(s), float(rng.normal()), int(y))
+        for i, (s, y) in enumerate(zip(signal, labels, strict=True))
+    ]
+    return spark.createDataFrame(
+        rows,
+        "TRANSACTION_ID long, CUSTOMER_ID int, day string, signal double, noise double, "
+        "TX_FRAUD int",
+    ).cache()
+
+
+PARAMS = {
+    "logistic_regression": {"reg_param": 0.01, "elastic_net": 0.0},
+    "random_forest": {"num_trees": 10, "max_depth": 4, "min_instances": 1},
+    "gbt": {"max_iter": 5, "max_depth": 3, "step_size": 0.1},
+    "xgboost": {
+        "n_estimators": 20,
+        "max_depth": 3,
+        "learning_rate": 0.2,
+        "subsample": 1.0,
+        "colsample_bytree": 1.0,
+    },
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_learns_the_signal(separable, family):
+    model = fit(separable, {"family": family, "balance": 0.5, **PARAMS[family]}, FEATURES, 1)
+    table, evaluation = collect_scores(separable, {"score": model})
+    scores = table["score"].to_numpy()
+    assert ((scores >= 0) & (scores <= 1)).all()
+    assert evaluate(scores, evaluation)["roc_auc"] > 0.8
+    importances = feature_importances(model, FEATURES)
+    assert sum(importances.values()) == pytest.approx(1.0)
+    assert importances["signal"] > importances["noise"]
+
+
+@pytest.mark.slow
+def test_tuning_keeps_the_best_trial_and_survives_a_failing_one(separable):
+    seen = []
+    fit_rows = separable.where(F.col("day") < "2019-10-04")
+    validation = separable.where(F.col("day") >= "2019-10-04")
+    # "missing" is no column: every trial on it fails and is recorded, not raised.
+    with pytest.raises(RuntimeError, match="every tuning trial failed"):
+        tune(fit_rows, validation, ["missing"], ["logistic_regression"], 2, 60, 1, seen.append)
+    assert len(seen) == 2 and all(trial.error for trial in seen)
+    result = tune(fit_rows, validation, FEATURES, ["logistic_regression"], 3, 120, 1)
+    assert len(result.trials) == 3
+    best = max(t.metrics["average_precision"] for t in result.trials)
+    assert result.best.metrics["average_precision"] == best
+
+
+def test_unknown_families_are_refused():
+    with pytest.raises(ValueError, match="not among"):
+        search_space(["svm"])
