@@ -4,6 +4,7 @@ The objective is the average precision on the validation block at the end of the
 window, after removing customers with frauds known before it; the test block is never seen.
 """
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, tpe
+from hyperopt.exceptions import AllTrialsFailed
 from pyspark.sql import DataFrame
 
 from fraud_assets.model.metrics import evaluate
@@ -115,16 +117,18 @@ def tune(
         return {"status": STATUS_OK, "loss": loss}
 
     space = search_space(families)
-    fmin(
-        objective,
-        space,
-        algo=tpe.suggest,
-        max_evals=max_evals,
-        timeout=timeout_seconds,
-        trials=Trials(),
-        rstate=np.random.default_rng(seed),
-        show_progressbar=False,
-    )
+    # When every trial fails hyperopt raises; the trials' own errors are reported below.
+    with contextlib.suppress(AllTrialsFailed):
+        fmin(
+            objective,
+            space,
+            algo=tpe.suggest,
+            max_evals=max_evals,
+            timeout=timeout_seconds,
+            trials=Trials(),
+            rstate=np.random.default_rng(seed),
+            show_progressbar=False,
+        )
     succeeded = [trial for trial in trials if not trial.error and trial.metrics]
     if not succeeded:
         errors = "; ".join(sorted({trial.error or "no metrics" for trial in trials}))
