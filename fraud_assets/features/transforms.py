@@ -9,6 +9,7 @@ computed on top of the 37 days before it gives the same bits as a recompute of e
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame, Window
@@ -46,6 +47,40 @@ COMPUTED_FEATURES = (*CALENDAR_FEATURES, *CUSTOMER_FEATURES, *TERMINAL_FEATURES)
 # The 15 inputs of the reference models: the amount and the 14 computed features.
 REFERENCE_FEATURES = ("TX_AMOUNT", *COMPUTED_FEATURES)
 FEATURE_TABLE_COLUMNS = (*KEY_COLUMNS, *COMPUTED_FEATURES, "day")
+
+
+@dataclass(frozen=True)
+class DerivedFeature:
+    """A model input computed row by row from stored features, inside the model pipeline.
+
+    It needs no storage of its own and inherits the stored columns' guarantees (incremental,
+    equal to a recompute of everything), since it reads nothing but its own row.
+    """
+
+    expression: str
+    inputs: tuple[str, ...]
+
+
+# How unusual the amount is for the customer: a compromised card's frauds are several times
+# its usual amounts. The customer averages include the transaction itself, so they are > 0.
+DERIVED_FEATURES = {
+    f"TX_AMOUNT_OVER_CUSTOMER_{w}DAY_AVG": DerivedFeature(
+        f"TX_AMOUNT / CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW",
+        ("TX_AMOUNT", f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW"),
+    )
+    for w in CUSTOMER_WINDOWS_DAYS
+}
+MODEL_FEATURES = (*REFERENCE_FEATURES, *DERIVED_FEATURES)
+
+
+def stored_inputs(features: Sequence[str]) -> list[str]:
+    """The stored columns that the given model inputs read, in order, without repeats."""
+    columns: list[str] = []
+    for name in features:
+        needed = DERIVED_FEATURES[name].inputs if name in DERIVED_FEATURES else (name,)
+        columns += [column for column in needed if column not in columns]
+    return columns
+
 
 _SECONDS = "_seconds"
 _ORDER = (_SECONDS, "TRANSACTION_ID")

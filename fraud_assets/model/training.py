@@ -20,12 +20,13 @@ from pyspark.ml.classification import (
     LogisticRegressionModel,
     RandomForestClassifier,
 )
-from pyspark.ml.feature import StandardScaler, VectorAssembler
+from pyspark.ml.feature import SQLTransformer, StandardScaler, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from xgboost.spark import SparkXGBClassifier, SparkXGBClassifierModel
 
+from fraud_assets.features.transforms import DERIVED_FEATURES, stored_inputs
 from fraud_assets.model.metrics import EvaluationSet
 
 LABEL = "TX_FRAUD"
@@ -121,18 +122,23 @@ def positive_weight(frame: DataFrame, balance: float) -> float:
 
 
 def training_frame(frame: DataFrame, features: Sequence[str], weight: float) -> DataFrame:
-    """Features as doubles, the label, and the class weight column."""
+    """The stored inputs of the features as doubles, the label, and the class weight column."""
     return frame.select(
-        *[F.col(name).cast("double").alias(name) for name in features],
+        *[F.col(name).cast("double").alias(name) for name in stored_inputs(features)],
         F.col(LABEL).cast("double").alias(LABEL),
         F.when(F.col(LABEL) == 1, F.lit(weight)).otherwise(F.lit(1.0)).alias(WEIGHT),
     )
 
 
 def build_pipeline(params: Mapping[str, Any], features: Sequence[str], seed: int) -> Pipeline:
-    """Assembly (+ scaling) and the classifier of `params["family"]`."""
+    """Derived inputs, assembly (+ scaling) and the classifier of `params["family"]`."""
     family = params["family"]
-    stages: list = [VectorAssembler(inputCols=list(features), outputCol=_ASSEMBLED)]
+    stages: list = []
+    derived = [name for name in features if name in DERIVED_FEATURES]
+    if derived:
+        columns = ", ".join(f"{DERIVED_FEATURES[name].expression} AS {name}" for name in derived)
+        stages.append(SQLTransformer(statement=f"SELECT *, {columns} FROM __THIS__"))
+    stages.append(VectorAssembler(inputCols=list(features), outputCol=_ASSEMBLED))
     if family == "logistic_regression":
         stages += [
             StandardScaler(inputCol=_ASSEMBLED, outputCol=_SCALED, withMean=True, withStd=True),

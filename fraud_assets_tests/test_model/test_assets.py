@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 
 from fraud_assets.definitions import build_definitions
 from fraud_assets.features.assets import transaction_features
-from fraud_assets.features.transforms import REFERENCE_FEATURES
+from fraud_assets.features.transforms import MODEL_FEATURES
 from fraud_assets.model.assets import (
     CANDIDATE,
     CHAMPION,
@@ -133,7 +133,7 @@ def test_champion_lifecycle(model_pipeline):
     assert not _decision(weaker)["promoted"]
     assert _champion(client) == "1"
 
-    stronger = _materialize(model_pipeline, "2019-11-05", list(REFERENCE_FEATURES))
+    stronger = _materialize(model_pipeline, "2019-11-05", list(MODEL_FEATURES))
     assert stronger.success
     validation = stronger.output_for_node(VALIDATION)
     assert validation["significant"], validation["summary"]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
+from fraud_assets.features.transforms import stored_inputs
 from fraud_assets.model.metrics import evaluate
 from fraud_assets.model.sensors import cutoff_for
 from fraud_assets.model.training import (
@@ -118,3 +119,33 @@ def test_tuning_keeps_the_best_trial_and_survives_a_failing_one(separable):
 def test_unknown_families_are_refused():
     with pytest.raises(ValueError, match="not among"):
         search_space(["svm"])
+
+
+def test_stored_inputs_of_derived_features():
+    assert stored_inputs(["TX_AMOUNT", "TX_AMOUNT_OVER_CUSTOMER_7DAY_AVG", "TX_DURING_NIGHT"]) == [
+        "TX_AMOUNT",
+        "CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW",
+        "TX_DURING_NIGHT",
+    ]
+
+
+@pytest.mark.slow
+def test_a_model_computes_its_derived_inputs_from_stored_columns(spark):
+    rng = np.random.default_rng(3)
+    usual = rng.uniform(10, 100, 2000)
+    fraud = (rng.random(2000) < 0.1).astype(int)
+    # Frauds spend several times the customer's usual amount; the amount alone says little.
+    amount = usual * np.where(fraud == 1, rng.uniform(3, 6, 2000), rng.uniform(0.5, 1.5, 2000))
+    rows = [
+        (i, i % 50, "2019-10-01", float(a), float(u), int(y))
+        for i, (a, u, y) in enumerate(zip(amount, usual, fraud, strict=True))
+    ]
+    frame = spark.createDataFrame(
+        rows,
+        "TRANSACTION_ID long, CUSTOMER_ID int, day string, TX_AMOUNT double, "
+        "CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW double, TX_FRAUD int",
+    )
+    params = {"family": "logistic_regression", "balance": 0.0, "reg_param": 0.0, "elastic_net": 0}
+    model = fit(frame, params, ["TX_AMOUNT_OVER_CUSTOMER_30DAY_AVG"], 1)
+    table, evaluation = collect_scores(frame, {"score": model})
+    assert evaluate(table["score"].to_numpy(), evaluation)["roc_auc"] > 0.95

@@ -1,0 +1,44 @@
+import pytest
+from dagster import (
+    DagsterEventType,
+    RunRequest,
+    SkipReason,
+    build_run_status_sensor_context,
+    build_schedule_context,
+)
+
+from fraud_assets.model.sensors import model_on_new_features, weekly_retraining
+from fraud_assets_tests.test_features.conftest import FILES
+
+pytestmark = pytest.mark.slow
+
+
+def _after(instance, run_id: str):
+    run = instance.get_run_by_id(run_id)
+    (record,) = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_SUCCESS).records
+    context = build_run_status_sensor_context(
+        sensor_name=model_on_new_features.name,
+        dagster_event=record.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+    )
+    return model_on_new_features(context)
+
+
+def test_a_files_features_request_its_model_partition(file_by_file):
+    _, instance, results = file_by_file
+    # The first file's days only warm up the 37-day look-back: no model yet.
+    first = _after(instance, results[FILES[0]].run_id)
+    assert isinstance(first, SkipReason) and "full look-back" in first.skip_message
+    # The second file ends on 2019-10-20: test 10-14..10-20, delay, training up to 10-06.
+    second = _after(instance, results[FILES[1]].run_id)
+    assert isinstance(second, RunRequest) and second.partition_key == "2019-10-06"
+    third = _after(instance, results[FILES[2]].run_id)
+    assert third.partition_key == "2019-11-05"
+    assert third.run_key != second.run_key
+
+
+def test_the_weekly_schedule_trains_on_the_latest_features(file_by_file):
+    _, instance, _ = file_by_file
+    request = weekly_retraining(build_schedule_context(instance=instance))
+    assert isinstance(request, RunRequest) and request.partition_key == "2019-11-05"
