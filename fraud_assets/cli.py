@@ -115,6 +115,35 @@ def model_partitions(periods: list[FilePeriod], settings: Settings, decided: set
     return sorted({c.isoformat() for c in cutoffs if c is not None} - decided)
 
 
+def model_run_config(settings: Settings, max_evals: int | None) -> dict:
+    """The model assets' run config from the settings as they are now (the assets' defaults
+    were read when the package was imported)."""
+    from fraud_assets.model.assets import CANDIDATE, VALIDATION
+
+    model = settings.model
+    return {
+        CANDIDATE: {
+            "config": {
+                "families": list(model.families),
+                "max_evals": max_evals or model.max_evals,
+                "timeout_seconds": model.tuning_timeout_seconds,
+                "seed": model.seed,
+                "floor_roc_auc": model.floor_roc_auc,
+                "floor_average_precision": model.floor_average_precision,
+            }
+        },
+        VALIDATION: {
+            "config": {
+                "resamples": model.bootstrap_resamples,
+                "unit": model.bootstrap_unit,
+                "metric": model.promotion_metric,
+                "alpha": model.promotion_alpha,
+                "seed": model.seed,
+            }
+        },
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     home = dagster_home(settings)
@@ -126,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     from fraud_assets.features.transforms import LOOKBACK_DAYS
     from fraud_assets.ingestion.sensors import LandingCursor, plan_runs
     from fraud_assets.jobs import process_landed_file, train_model
-    from fraud_assets.model.assets import CANDIDATE, CHAMPION
+    from fraud_assets.model.assets import CHAMPION
     from fraud_assets.partitions import file_period, file_run_tags
 
     defs = build_definitions(settings)
@@ -163,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         ]
         decided = set(instance.get_materialized_partitions(AssetKey(CHAMPION)))
         trainer = defs.resolve_job_def(train_model.name)
-        ops = {CANDIDATE: {"config": {"max_evals": args.max_evals}}} if args.max_evals else None
+        ops = model_run_config(settings, args.max_evals)
         for cutoff in model_partitions(periods, settings, decided):
             print(f"model partition {cutoff}: tune, validate, decide", flush=True)
             failed += not _execute(trainer, instance, {}, args, ops=ops, partition_key=cutoff)
