@@ -16,7 +16,8 @@ from fraud_assets.resources.mlflow import REGISTERED_MODEL
 @pytest.fixture
 def client(tmp_path) -> MlflowClient:
     """A real local registry with three versions of fraud_detector and no champion."""
-    registry = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    registry = MlflowClient(tracking_uri=store, registry_uri=store)
     registry.create_registered_model(REGISTERED_MODEL)
     for index in range(3):
         source = tmp_path / f"model-{index}"

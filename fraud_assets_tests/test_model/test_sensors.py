@@ -1,12 +1,15 @@
 import pytest
 from dagster import (
+    AssetMaterialization,
     DagsterEventType,
     RunRequest,
     SkipReason,
     build_run_status_sensor_context,
     build_schedule_context,
+    instance_for_test,
 )
 
+from fraud_assets.features.assets import FEATURES
 from fraud_assets.model.sensors import model_on_new_features, weekly_retraining
 from fraud_assets_tests.test_features.conftest import FILES
 
@@ -38,7 +41,13 @@ def test_a_files_features_request_its_model_partition(file_by_file):
     assert third.run_key != second.run_key
 
 
-def test_the_weekly_schedule_trains_on_the_latest_features(file_by_file):
-    _, instance, _ = file_by_file
-    request = weekly_retraining(build_schedule_context(instance=instance))
+def test_the_weekly_schedule_trains_on_the_latest_features():
+    with instance_for_test() as instance:
+        nothing = weekly_retraining(build_schedule_context(instance=instance))
+        assert isinstance(nothing, SkipReason)
+        for day in ("2019-11-18", "2019-11-19"):
+            instance.report_runless_asset_event(
+                AssetMaterialization(asset_key=FEATURES, partition=day)
+            )
+        request = weekly_retraining(build_schedule_context(instance=instance))
     assert isinstance(request, RunRequest) and request.partition_key == "2019-11-05"
