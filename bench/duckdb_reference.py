@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from fraud_assets.ingestion.schema import FIELDS, SENTINEL_CUSTOMER_ID, TIME_ORIGIN
+from fraud_assets.ingestion.schema import FIELDS, SENTINEL_CUSTOMER_ID
 
 
 def _int(name: str) -> str:
@@ -16,7 +16,9 @@ def _int(name: str) -> str:
     return f"CASE WHEN regexp_full_match({name}, {pattern}) THEN TRY_CAST({name} AS BIGINT) END"
 
 
-def ingest(path: Path, source_file: str, first_day: str, period_days: int, out: Path) -> dict:
+def ingest(
+    path: Path, source_file: str, first_day: str, period_days: int, out: Path, time_origin: str
+) -> dict:
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET enable_progress_bar = false")
@@ -110,7 +112,7 @@ def ingest(path: Path, source_file: str, first_day: str, period_days: int, out: 
                 WHEN t_scenario NOT IN (0, 1, 2, 3) THEN 'invalid_tx_fraud_scenario'
                 WHEN (t_fraud = 1) != (t_scenario > 0) THEN 'inconsistent_label'
                 WHEN t_amount <= 0 THEN 'non_positive_amount'
-                WHEN t_seconds != epoch(t_dt) - epoch(TIMESTAMP '{TIME_ORIGIN}')
+                WHEN t_seconds != epoch(t_dt) - epoch(TIMESTAMP '{time_origin}')
                      OR t_days != floor(t_seconds / 86400) THEN 'inconsistent_time'
                 WHEN t_dt < TIMESTAMP '{first_day}'
                      OR t_dt >= TIMESTAMP '{first_day}' + INTERVAL {period_days} DAY

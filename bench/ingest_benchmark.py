@@ -144,7 +144,7 @@ def main() -> int:
         shutil.rmtree(out, ignore_errors=True)
         with PeakMemory() as memory:
             started = time.monotonic()
-            counts = duckdb_ingest(path, path.name, "2019-08-22", 30, out)
+            counts = duckdb_ingest(path, path.name, "2019-08-22", 30, out, time_origin="2019-08-22")
             results["duckdb"] = {"seconds": time.monotonic() - started, **counts}
         results["duckdb"]["peak_rss_gb"] = memory.peak / 1e9
 

@@ -8,30 +8,73 @@ FRAUD_DATA_DIR/dagster_home, so the UI (`fraud-pipeline ui`, or `dagster dev` wi
 DAGSTER_HOME) shows what ran.
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fraud_assets.partitions import FilePeriod
 from fraud_assets.settings import PROJECT_ROOT, Settings
 
-_DAGSTER_YAML = """\
-# The instance shared by `fraud-pipeline run` and `dagster dev`.
+if TYPE_CHECKING:
+    from fraud_assets.ingestion.sensors import LandingCursor
+    from fraud_assets.resources.landing import LandedFile, LandingZone
+
+_MANAGED = (
+    "# The instance shared by `fraud-pipeline run` and `dagster dev` (written by fraud-pipeline)."
+)
+_DAGSTER_YAML = f"""\
+{_MANAGED}
+# Runs that share data never run together: every asset belongs to a pool (fraud_days for raw,
+# cleaned and features, fraud_models for the model assets), and a run holds its pools from
+# start to end, one run per pool at a time. Other runs queue (the queued run coordinator).
+concurrency:
+  pools:
+    granularity: run
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 10
 telemetry:
   enabled: false
 """
 
 
 def dagster_home(settings: Settings) -> Path:
+    """The instance's folder, with the dagster.yaml above; a dagster.yaml the user wrote is
+    kept (with a warning when it has no pool settings)."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(_DAGSTER_YAML)
+    if not config.exists() or config.read_text().startswith(_MANAGED):
+        if not config.exists() or config.read_text() != _DAGSTER_YAML:
+            config.write_text(_DAGSTER_YAML)
+    elif "pools:" not in config.read_text():
+        print(
+            f"warning: {config} sets no concurrency pools; runs that share days may run "
+            "together. See README, Guarantees.",
+            file=sys.stderr,
+        )
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def settled_files(
+    landing: LandingZone, pause_seconds: float = 1.0
+) -> tuple[list[LandedFile], LandingCursor]:
+    """The landing zone's entries, and a cursor in which local files count as settled when
+    they held still across two listings `pause_seconds` apart (the sensor's rule, in one go)."""
+    from fraud_assets.ingestion.sensors import LandingCursor
+
+    first = landing.list_entries()
+    if landing.arrives_whole:
+        return first, LandingCursor()
+    time.sleep(pause_seconds)
+    return landing.list_entries(), LandingCursor(pending={f.key: f.version for f in first})
 
 
 def _generate(settings: Settings, args: argparse.Namespace) -> None:
@@ -56,6 +99,8 @@ def _generate(settings: Settings, args: argparse.Namespace) -> None:
             str(settings.file_period_days),
             "--start-date",
             settings.partitions_start.isoformat(),
+            "--time-origin",
+            settings.feed_time_origin.isoformat(),
             "--seed",
             str(args.seed),
             "--defect-scale",
@@ -153,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     from fraud_assets.definitions import build_definitions
     from fraud_assets.features.assets import FEATURES
     from fraud_assets.features.transforms import LOOKBACK_DAYS
-    from fraud_assets.ingestion.sensors import LandingCursor, plan_runs
+    from fraud_assets.ingestion.sensors import plan_runs
     from fraud_assets.jobs import process_landed_file, train_model
     from fraud_assets.model.assets import CHAMPION
     from fraud_assets.partitions import file_period, file_run_tags
@@ -164,11 +209,20 @@ def run(args: argparse.Namespace) -> int:
     if args.regenerate or not landing.list_files():
         _generate(settings, args)
     ingested = {} if args.force else ledger.cleaned_versions()
-    wanted, notes = plan_runs(
-        landing.list_files(), LandingCursor(), ingested, settings.file_period_days
+    listed, cursor = settled_files(landing)
+    plan = plan_runs(
+        listed,
+        cursor,
+        ingested,
+        settings.file_period_days,
+        first_day=settings.partitions_start,
+        arrives_whole=landing.arrives_whole,
     )
-    for note in notes:
-        print(note, file=sys.stderr)
+    for landed, problem in plan.rejected:
+        print(f"skipped {landed.key}: {problem}", file=sys.stderr)
+    for landed in plan.waiting:
+        print(f"skipped {landed.key}: still being written; run again when done", file=sys.stderr)
+    wanted = plan.wanted
     job = defs.resolve_job_def(process_landed_file.name)
     instance = DagsterInstance.get()
     features_before = set(instance.get_materialized_partitions(AssetKey(FEATURES)))

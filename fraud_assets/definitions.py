@@ -16,6 +16,7 @@ from fraud_assets.ingestion.sensors import raw_files_sensor
 from fraud_assets.jobs import lookback_automation, process_landed_file, train_model
 from fraud_assets.model.assets import champion_model, fraud_model, model_validation
 from fraud_assets.model.sensors import model_on_new_features, weekly_retraining
+from fraud_assets.resources.ingestion import IngestionRules
 from fraud_assets.resources.landing import LocalLandingZone, S3LandingZone
 from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.resources.mlflow import MlflowResource
@@ -36,7 +37,10 @@ def local_resources(settings: Settings) -> dict[str, Any]:
     root = LocalStorageRoot(base_path=str(settings.storage_dir))
     return {
         "spark": spark,
-        "parquet_io_manager": LocalParquetIOManager(spark=spark, root=root),
+        "parquet_io_manager": LocalParquetIOManager(
+            spark=spark, root=root, grace_hours=settings.version_grace_hours
+        ),
+        "ingestion_rules": IngestionRules.from_settings(settings),
         "landing": LocalLandingZone(path=str(settings.landing_dir)),
         "ledger": LandingLedger(root=root),
         "record_io_manager": JsonRecordIOManager(root=root),
@@ -52,8 +56,13 @@ def s3_resources(settings: Settings) -> dict[str, Any]:
     return {
         "spark": spark,
         "parquet_io_manager": S3ParquetIOManager(
-            spark=spark, root=root, use_s3a=s3.use_s3a, local_dir=str(s3.cache_dir)
+            spark=spark,
+            root=root,
+            use_s3a=s3.use_s3a,
+            local_dir=str(s3.cache_dir),
+            grace_hours=settings.version_grace_hours,
         ),
+        "ingestion_rules": IngestionRules.from_settings(settings),
         "landing": S3LandingZone(
             s3=connection,
             bucket=s3.bucket,

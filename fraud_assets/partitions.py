@@ -7,6 +7,7 @@ Assets are partitioned by day so that a look-back (features need 37 days of hist
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -64,8 +65,40 @@ def file_period(key: str, period_days: int) -> FilePeriod:
 DAILY_PARTITIONS = daily_partitions(Settings.from_env())
 
 
-def is_landing_file_name(key: str) -> bool:
-    return bool(_FILE_NAME.match(PurePosixPath(key).name))
+def name_problem(key: str) -> str | None:
+    """Why a landed file's name cannot be ingested, or None when it names a real first day."""
+    try:
+        file_period(key, 1)
+    except LandingFileNameError as error:
+        return str(error)
+    return None
+
+
+def overlapping_periods(
+    keys: list[str], period_days: int
+) -> list[tuple[str, str, FilePeriod, FilePeriod]]:
+    """Pairs of files (by name) whose periods share days, each with its period."""
+    periods = sorted(
+        ((file_period(key, period_days), key) for key in keys), key=lambda item: item[0].first_day
+    )
+    found = []
+    for (earlier, first), (later, second) in itertools.pairwise(periods):
+        if later.first_day <= earlier.last_day:
+            found.append((first, second, earlier, later))
+    return found
+
+
+def overlap_message(pairs: list[tuple[str, str, FilePeriod, FilePeriod]], period_days: int) -> str:
+    first, second, earlier, later = pairs[0]
+    shared = (earlier.last_day - later.first_day).days + 1
+    return (
+        f"{first} ({earlier.first_day}..{earlier.last_day}) and {second} "
+        f"({later.first_day}..{later.last_day}) overlap on {shared} days"
+        + (f", and {len(pairs) - 1} more pairs" if len(pairs) > 1 else "")
+        + f": a file covers FRAUD_FILE_PERIOD_DAYS={period_days} days from the day it is named "
+        "after. Set FRAUD_FILE_PERIOD_DAYS to the feed's period, or name the files so that "
+        "their periods do not overlap (a feed of calendar months has no fixed period)."
+    )
 
 
 LANDED_FILE_TAG = "fraud_assets/landed_file"

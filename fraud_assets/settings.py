@@ -62,6 +62,16 @@ class S3Settings:
     cache_dir: Path
 
 
+def _env_date(name: str) -> date | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a date; use YYYY-MM-DD") from None
+
+
 def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     value = os.environ.get(name, "").strip()
     if not value:
@@ -145,7 +155,15 @@ class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     spark_conf: dict[str, str] = field(default_factory=dict)
     sensor_interval_seconds: int = 30
-    sensor_full_scan_minutes: int = 60
+    time_origin: date | None = None
+    max_quarantine_share: float = 0.01
+    duplicate_lookback_days: int = 37
+    version_grace_hours: float = 24.0
+
+    @property
+    def feed_time_origin(self) -> date:
+        """The day the feed's tx_time_seconds / tx_time_days count from."""
+        return self.time_origin or self.partitions_start
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -165,12 +183,18 @@ class Settings:
         period = _env_int("FRAUD_FILE_PERIOD_DAYS", 30)
         if period < 1:
             raise ValueError("FRAUD_FILE_PERIOD_DAYS must be at least 1")
+        max_quarantine_share = _env_float("FRAUD_MAX_QUARANTINE_SHARE", 0.01)
+        if not 0 <= max_quarantine_share <= 1:
+            raise ValueError("FRAUD_MAX_QUARANTINE_SHARE must lie in [0, 1], e.g. 0.01 for 1%")
+        grace_hours = _env_float("FRAUD_VERSION_GRACE_HOURS", 24.0)
+        if grace_hours < 0:
+            raise ValueError("FRAUD_VERSION_GRACE_HOURS must be >= 0")
         return cls(
             environment=environment,
             data_dir=data_dir,
             landing_dir=Path(_env("FRAUD_LANDING_DIR", str(data_dir / "landing"))).resolve(),
             storage_dir=Path(_env("FRAUD_STORAGE_DIR", str(data_dir / "warehouse"))).resolve(),
-            partitions_start=date.fromisoformat(_env("FRAUD_PARTITIONS_START", "2019-08-22")),
+            partitions_start=_env_date("FRAUD_PARTITIONS_START") or date(2019, 8, 22),
             file_period_days=period,
             spark_master=_env("FRAUD_SPARK_MASTER", "local[*]"),
             spark_driver_memory=_env("FRAUD_SPARK_DRIVER_MEMORY", "2g"),
@@ -201,5 +225,8 @@ class Settings:
             ),
             model=ModelSettings.from_env(),
             sensor_interval_seconds=_env_int("FRAUD_SENSOR_INTERVAL_SECONDS", 30),
-            sensor_full_scan_minutes=_env_int("FRAUD_SENSOR_FULL_SCAN_MINUTES", 60),
+            time_origin=_env_date("FRAUD_TIME_ORIGIN"),
+            max_quarantine_share=max_quarantine_share,
+            duplicate_lookback_days=_env_int("FRAUD_DUPLICATE_LOOKBACK_DAYS", 37),
+            version_grace_hours=grace_hours,
         )

@@ -9,6 +9,7 @@ from fraud_assets.datagen.files import GeneratorConfig, generate
 from fraud_assets.resources.spark import SparkResource, default_spark_config
 from fraud_assets.settings import Settings
 
+TEST_MAX_QUARANTINE_SHARE = 0.1
 TEST_SPARK_CONFIG = {
     "spark.master": "local[2]",
     "spark.sql.shuffle.partitions": "4",
@@ -38,6 +39,8 @@ def settings(tmp_path: Path) -> Settings:
         landing_dir=data / "landing",
         storage_dir=data / "warehouse",
         spark_conf=TEST_SPARK_CONFIG,
+        # The shared test files carry every defect at hundreds of times the real rates.
+        max_quarantine_share=TEST_MAX_QUARANTINE_SHARE,
     )
 
 

@@ -4,13 +4,29 @@ from dagster import DagsterInstance, build_sensor_context
 
 from fraud_assets.ingestion.sensors import raw_files_sensor
 
+SENSOR_RESOURCES = ("landing", "ledger", "ingestion_rules")
 
-def tick(resources: dict[str, Any], instance: DagsterInstance, cursor: str | None):
-    """One evaluation of raw_files_sensor: its run requests and its new cursor."""
+
+def evaluate(resources: dict[str, Any], instance: DagsterInstance, cursor: str | None):
+    """One evaluation of raw_files_sensor: its SensorResult."""
     with build_sensor_context(
         instance=instance,
         cursor=cursor,
-        resources={"landing": resources["landing"], "ledger": resources["ledger"]},
+        resources={name: resources[name] for name in SENSOR_RESOURCES},
     ) as context:
-        result = raw_files_sensor(context)
+        return raw_files_sensor(context)
+
+
+def tick(resources: dict[str, Any], instance: DagsterInstance, cursor: str | None):
+    """One evaluation of raw_files_sensor: its run requests and its new cursor."""
+    result = evaluate(resources, instance, cursor)
     return result.run_requests or [], result.cursor
+
+
+def ticks_until_requested(resources, instance, cursor, most: int = 3):
+    """Ticks until a run is requested (a local file must hold still for a tick first)."""
+    for _ in range(most):
+        requests, cursor = tick(resources, instance, cursor)
+        if requests:
+            return requests, cursor
+    return [], cursor

@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--files", type=int, default=defaults.files)
     parser.add_argument("--days-per-file", type=int, default=defaults.days_per_file)
     parser.add_argument("--start-date", type=date.fromisoformat, default=defaults.start_date)
+    parser.add_argument(
+        "--time-origin",
+        type=date.fromisoformat,
+        default=None,
+        help="day tx_time_seconds / tx_time_days count from (default: FRAUD_TIME_ORIGIN, or "
+        "FRAUD_PARTITIONS_START, as the pipeline expects)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--first-transaction-id", type=int, default=defaults.first_transaction_id)
     parser.add_argument(
@@ -93,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         files=args.files,
         days_per_file=args.days_per_file,
         start_date=args.start_date,
+        time_origin=args.time_origin or Settings.from_env().feed_time_origin,
         seed=args.seed,
         first_transaction_id=args.first_transaction_id,
         defects=_rates(args),

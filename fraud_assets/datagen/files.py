@@ -15,7 +15,6 @@ import pyarrow.csv as pacsv
 from fraud_assets.datagen.defects import DefectRates, break_line, pick
 from fraud_assets.datagen.simulator import (
     SECONDS_PER_DAY,
-    TIME_ORIGIN,
     DayTransactions,
     FraudState,
     make_population,
@@ -37,6 +36,9 @@ class GeneratorConfig:
     files: int = 2
     days_per_file: int = 30
     start_date: date = date(2019, 8, 22)
+    # The day tx_time_seconds / tx_time_days count from (the pipeline's FRAUD_TIME_ORIGIN);
+    # None: the start date, as a feed that counts from its own first day.
+    time_origin: date | None = None
     seed: int = 42
     first_transaction_id: int = 0
     defects: DefectRates = field(default_factory=DefectRates)
@@ -66,22 +68,24 @@ def format_day(
     rates: DefectRates,
     rng: np.random.Generator,
     summary: FileSummary,
+    start: date,
+    origin: date,
 ) -> bytes:
-    """The lines of one day, with row and line defects injected at their rates."""
+    """The lines of one day, with row and line defects injected at their rates. `start` is the
+    simulation's first day (where `day_tx.seconds` count from), `origin` the feed's."""
     n = len(day_tx)
     seconds = day_tx.seconds.copy()
     midnight = pick(n, rates.midnight_as_24h, rng)
     day_start = (seconds[midnight] // SECONDS_PER_DAY) * SECONDS_PER_DAY
     seconds[midnight] = day_start
 
-    timestamps = pa.array(
-        (np.datetime64(TIME_ORIGIN, "s") + seconds.astype("timedelta64[s]")).astype("datetime64[s]")
-    )
+    start_time = np.datetime64(start, "s")
+    timestamps = pa.array((start_time + seconds.astype("timedelta64[s]")).astype("datetime64[s]"))
     datetime_text = pc.strftime(timestamps, format="%Y-%m-%d %H:%M:%S").to_numpy(
         zero_copy_only=False
     )
     for row in midnight:
-        previous = (TIME_ORIGIN + timedelta(seconds=int(seconds[row]) - 1)).date()
+        previous = start + timedelta(days=int(seconds[row] - 1) // SECONDS_PER_DAY)
         datetime_text[row] = f"{previous.isoformat()} 24:00:00"
     summary.count("midnight_as_24h", len(midnight))
 
@@ -103,6 +107,7 @@ def format_day(
         amount_text[row] = "0.00" if rng.random() < 0.75 else f"-{amount_text[row]}"
     summary.count("non_positive_amount", len(non_positive))
 
+    feed_seconds = seconds + (start - origin).days * SECONDS_PER_DAY
     table = pa.table(
         {
             "id": _text(np.arange(first_id, first_id + n, dtype=np.int64)),
@@ -110,8 +115,8 @@ def format_day(
             "customer": pa.array(customer_text, pa.string()),
             "terminal": pa.array(terminal_text, pa.string()),
             "amount": pa.array(amount_text, pa.string()),
-            "seconds": _text(seconds),
-            "days": _text(seconds // SECONDS_PER_DAY),
+            "seconds": _text(feed_seconds),
+            "days": _text(feed_seconds // SECONDS_PER_DAY),
             "fraud": _text(day_tx.fraud),
             "scenario": _text(day_tx.scenario),
         }
@@ -148,6 +153,7 @@ def generate(
     state (compromised terminals and customers, transaction ids) runs on from file to file.
     """
     rng = np.random.default_rng(config.seed)
+    origin = config.time_origin or config.start_date
     population = make_population(config.customers, config.terminals, rng)
     state = FraudState()
     next_id = config.first_transaction_id
@@ -162,11 +168,13 @@ def generate(
             yield HEADER
         for offset in range(config.days_per_file):
             day = summary.first_day + timedelta(days=offset)
-            day_tx = simulate_day(day, population, state, rng)
+            day_tx = simulate_day(day, population, state, rng, start=config.start_date)
             first_id, next_id = next_id, next_id + len(day_tx)
             if not writes or index in config.header_only_files:
                 continue
-            body = format_day(day_tx, first_id, config.defects, defect_rng, summary)
+            body = format_day(
+                day_tx, first_id, config.defects, defect_rng, summary, config.start_date, origin
+            )
             summary.lines += body.count(b"\n")
             last_day = offset == config.days_per_file - 1
             if last_day and defect_rng.random() < config.defects.truncated_last_line:

@@ -9,11 +9,10 @@ handbook: large amounts, compromised terminals (28 days) and compromised custome
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import numpy as np
 
-TIME_ORIGIN = datetime(2019, 8, 22)
 SECONDS_PER_DAY = 86_400
 TERMINAL_RADIUS = 5.0
 LARGE_AMOUNT_THRESHOLD = 220.0
@@ -43,7 +42,8 @@ class Population:
 
 @dataclass(frozen=True)
 class DayTransactions:
-    """One simulated day, sorted by time; ids are not assigned yet."""
+    """One simulated day, sorted by time; ids are not assigned yet. `seconds` count from
+    midnight of the simulation's first day."""
 
     day: date
     seconds: np.ndarray
@@ -111,9 +111,10 @@ def _times_within_day(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def simulate_day(
-    day: date, population: Population, state: FraudState, rng: np.random.Generator
+    day: date, population: Population, state: FraudState, rng: np.random.Generator, start: date
 ) -> DayTransactions:
-    day_index = (datetime.combine(day, datetime.min.time()) - TIME_ORIGIN).days
+    """The transactions of `day`, the simulation having started on `start`."""
+    day_index = (day - start).days
     state.advance(day_index, population, rng)
 
     degree = np.diff(population.terminal_indptr)

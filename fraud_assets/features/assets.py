@@ -7,6 +7,7 @@ and a late earlier file marks the later days that used its days as stale.
 
 import time
 from collections.abc import Iterator
+from datetime import date
 
 from dagster import (
     AssetCheckResult,
@@ -16,24 +17,32 @@ from dagster import (
     AutomationCondition,
     BackfillPolicy,
     Output,
+    ResourceParam,
     TimeWindowPartitionMapping,
     asset,
 )
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fraud_assets.checks import check_results
+from fraud_assets.checks import gate
 from fraud_assets.features import checks
 from fraud_assets.features.transforms import (
     LOOKBACK_DAYS,
     REFERENCE_FEATURES,
     reference_features,
 )
-from fraud_assets.ingestion.assets import CLEANED, IO_MANAGER
+from fraud_assets.ingestion.assets import CLEANED, DAYS_POOL, IO_MANAGER
 from fraud_assets.partitions import DAILY_PARTITIONS
-from fraud_assets.resources.storage import OBSERVED_METRICS
+from fraud_assets.resources.ledger import LandingLedger
+from fraud_assets.resources.storage import PartitionedParquetIOManager, StagedVersion
 
 GROUP = "features"
+
+
+class IncompleteInputError(RuntimeError):
+    """Days a computation reads hold data in a landed file but none is published."""
+
+
 FEATURES = "transaction_features"
 
 _CHECKS = {
@@ -85,8 +94,8 @@ LOOKBACK_UPDATED = (
     automation_condition=LOOKBACK_UPDATED,
     group_name=GROUP,
     io_manager_key=IO_MANAGER,
+    pool=DAYS_POOL,
     kinds={"spark", "parquet"},
-    metadata={OBSERVED_METRICS: _OBSERVED},
     check_specs=[
         AssetCheckSpec(name, asset=FEATURES, description=text, blocking=True)
         for name, text in _CHECKS.items()
@@ -97,41 +106,47 @@ LOOKBACK_UPDATED = (
     ),
 )
 def transaction_features(
-    context: AssetExecutionContext, cleaned: DataFrame
-) -> Iterator[Output[DataFrame] | AssetCheckResult]:
+    context: AssetExecutionContext,
+    cleaned: DataFrame,
+    ledger: LandingLedger,
+    parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
+) -> Iterator[Output[StagedVersion] | AssetCheckResult]:
     started = time.monotonic()
     keys = list(context.partition_keys)
-    storage = context.resources.parquet_io_manager
+    storage = parquet_io_manager
     read = list(context.asset_partition_keys_for_input("cleaned"))
-    published = set(storage.published_days([CLEANED], read))
+    published = storage.published_rows([CLEANED], read)
+    holding = ledger.days_with_data(date.fromisoformat(read[0]), date.fromisoformat(read[-1]))
+    unpublished = sorted(day for day in holding if day not in published)
+    if unpublished:
+        files = sorted({holding[day] for day in unpublished})
+        raise IncompleteInputError(
+            f"{CLEANED} has no published data for {len(unpublished)} days that "
+            f"{', '.join(files)} holds ({unpublished[0]}..{unpublished[-1]}), and the features "
+            f"of {keys[0]}..{keys[-1]} read them (look-back {LOOKBACK_DAYS} days). Its run has "
+            "not finished or its checks failed: ingest it first, then materialise these days."
+        )
     not_cleaned = [key for key in keys if key not in published]
     if not_cleaned:
         # A backfill from the UI also selects the days after its range whose look-back it
         # changes; those not ingested yet are written empty and recomputed with their file.
         context.log.warning(
             f"{CLEANED} has no data for {len(not_cleaned)} of the {len(keys)} days "
-            f"({not_cleaned[0]}..{not_cleaned[-1]}); they are written empty until their file "
-            "is ingested"
+            f"({not_cleaned[0]}..{not_cleaned[-1]}) and no landed file holds them yet; they are "
+            "written empty until their file is ingested"
         )
     history = [key for key in read if key not in keys]
     history_missing = [key for key in history if key not in published]
     if history_missing:
-        context.log.warning(
-            f"{len(history_missing)} days of look-back have no cleaned data "
+        context.log.info(
+            f"{len(history_missing)} days of look-back hold no data in any landed file "
             f"({history_missing[0]}..{history_missing[-1]}); windows reaching into them count "
-            "nothing there. When those days arrive, these days are marked stale."
+            "nothing there."
         )
-    yield Output(
-        reference_features(cleaned, keys),
-        metadata={
-            "days": len(keys),
-            "days_without_cleaned_data": len(not_cleaned),
-            "look_back_days_read": len(history) - len(history_missing),
-            "look_back_days_missing": len(history_missing),
-            "look_back": f"{read[0]}..{read[-1]}",
-        },
+    staged = storage.stage(
+        [FEATURES], reference_features(cleaned, keys), keys, context.run_id, _OBSERVED
     )
-    stored = storage.read_partitions([FEATURES], keys)
+    stored = storage.read_staged(staged)
     profile = checks.feature_profile(stored)
     target_cleaned = cleaned.where(F.col("day").isin(keys))
     outcomes = {
@@ -141,5 +156,16 @@ def transaction_features(
         "risks_within_unit_interval": checks.risks_within_unit_interval(profile),
         "no_nulls": checks.no_nulls(profile),
     }
-    yield from check_results(FEATURES, outcomes)
+    yield from gate(FEATURES, outcomes, lambda: storage.discard(staged))
+    truly_empty = {key for key in keys if published.get(key, 0) == 0}
+    yield Output(
+        staged.allowing_empty(truly_empty),
+        metadata={
+            "days": len(keys),
+            "days_without_cleaned_data": len(not_cleaned),
+            "look_back_days_read": len(history) - len(history_missing),
+            "look_back_days_without_data": len(history_missing),
+            "look_back": f"{read[0]}..{read[-1]}",
+        },
+    )
     context.log.info(f"features for {len(keys)} days in {time.monotonic() - started:.1f} s")

@@ -1,9 +1,14 @@
-"""Ingestion assets: landed text -> raw rows -> cleaned rows + quarantine, per day partition."""
+"""Ingestion assets: landed text -> raw rows -> cleaned rows + quarantine, per day partition.
+
+Each step stages its outputs, runs its blocking checks on the staged data and publishes only
+when they pass: a wrong feed (another time origin, a wave of bad rows) fails the run and leaves
+readers the data they had.
+"""
 
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 
 from dagster import (
@@ -14,6 +19,7 @@ from dagster import (
     BackfillPolicy,
     MetadataValue,
     Output,
+    ResourceParam,
     asset,
     multi_asset,
 )
@@ -21,7 +27,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fraud_assets.checks import check_results
+from fraud_assets.checks import gate
 from fraud_assets.ingestion import checks
 from fraud_assets.ingestion.cleaning import (
     DUPLICATE,
@@ -31,6 +37,7 @@ from fraud_assets.ingestion.cleaning import (
     quarantined_rows,
     repeated_ids,
     status_counts,
+    time_origin_offsets,
 )
 from fraud_assets.ingestion.landing import header_lines, parse_landed_file
 from fraud_assets.metadata import markdown_table, preview
@@ -40,20 +47,43 @@ from fraud_assets.partitions import (
     LANDED_VERSION_TAG,
     FilePeriod,
     file_period,
+    overlap_message,
+    overlapping_periods,
 )
+from fraud_assets.resources.ingestion import IngestionRules
 from fraud_assets.resources.landing import LandedFile, LandingZone
 from fraud_assets.resources.ledger import LandingLedger, LandingRecord
 from fraud_assets.resources.spark import SparkResource
-from fraud_assets.settings import Settings
+from fraud_assets.resources.storage import PartitionedParquetIOManager
 
 GROUP = "ingestion"
 IO_MANAGER = "parquet_io_manager"
-PERIOD_DAYS = Settings.from_env().file_period_days
+# Runs that write days (raw, cleaned, features) wait for each other: a file's features read
+# the days the previous file publishes. The instance runs one run of a pool at a time.
+DAYS_POOL = "fraud_days"
+RAW = "raw_transactions"
+CLEANED = "cleaned_transactions"
+QUARANTINED = "quarantined_transactions"
 BROADCAST_REPEATED_IDS = 2_000_000
 
 
-def _files_for_run(context: AssetExecutionContext, landing: LandingZone) -> list[LandedFile]:
-    """The file a sensor run names, or every landed file whose period meets the run's days."""
+class LandingError(RuntimeError):
+    """The landed files cannot give the days a run asks for."""
+
+
+def _files_for_run(
+    context: AssetExecutionContext,
+    landing: LandingZone,
+    ledger: LandingLedger,
+    rules: IngestionRules,
+) -> list[LandedFile]:
+    """The file a sensor run names, or every landed file whose period meets the run's days.
+
+    Fails when the landed files' periods overlap, or when a day of the run that the ledger
+    knows holds data has lost its landed file.
+    """
+    listed = landing.list_files()
+    overlaps = overlapping_periods([f.key for f in listed], rules.file_period_days)
     named = context.run.tags.get(LANDED_FILE_TAG)
     if named:
         landed = landing.get(named)
@@ -63,21 +93,51 @@ def _files_for_run(context: AssetExecutionContext, landing: LandingZone) -> list
                 f"{named} was replaced since the run was requested (version {expected} -> "
                 f"{landed.version}); ingesting the current content"
             )
-        return [landed]
-    days = set(context.partition_keys)
-    return [
-        f
-        for f in landing.list_files()
-        if days & set(file_period(f.key, PERIOD_DAYS).partition_keys)
-    ]
+        files = [landed]
+    else:
+        days = set(context.partition_keys)
+        files = [
+            f
+            for f in listed
+            if days & set(file_period(f.key, rules.file_period_days).partition_keys)
+        ]
+    mine = {f.key for f in files}
+    relevant = [pair for pair in overlaps if mine & {pair[0], pair[1]}]
+    if relevant:
+        raise LandingError(overlap_message(relevant, rules.file_period_days))
+    covered = {
+        day for f in files for day in file_period(f.key, rules.file_period_days).partition_keys
+    }
+    keys = context.partition_keys
+    known = ledger.days_with_data(date.fromisoformat(keys[0]), date.fromisoformat(keys[-1]))
+    lost = sorted({name for day, name in known.items() if day not in covered})
+    if lost:
+        raise LandingError(
+            f"the days {keys[0]}..{keys[-1]} hold data ingested from {', '.join(lost)}, which "
+            f"{'is' if len(lost) == 1 else 'are'} no longer in {landing.describe()}; put the "
+            "file back (or run only the days of the files that are there)"
+        )
+    if not files:
+        raise LandingError(f"no landed file covers {keys[0]}..{keys[-1]} in {landing.describe()}")
+    return files
 
 
 @asset(
+    name=RAW,
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
     group_name=GROUP,
     io_manager_key=IO_MANAGER,
+    pool=DAYS_POOL,
     kinds={"spark", "parquet"},
+    check_specs=[
+        AssetCheckSpec(
+            "time_origin",
+            asset=RAW,
+            blocking=True,
+            description="Each file's tx_time_seconds / tx_time_days count from FRAUD_TIME_ORIGIN.",
+        )
+    ],
     description="Every line of the landed files as text, with its file, line number and day.",
 )
 def raw_transactions(
@@ -85,21 +145,23 @@ def raw_transactions(
     spark: SparkResource,
     landing: LandingZone,
     ledger: LandingLedger,
-) -> Iterator[Output[DataFrame]]:
+    ingestion_rules: IngestionRules,
+    parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
+) -> Iterator[Output | AssetCheckResult]:
     started = time.monotonic()
     keys = context.partition_keys
-    files = _files_for_run(context, landing)
-    if not files:
-        raise FileNotFoundError(
-            f"no landed file covers {keys[0]}..{keys[-1]} in {landing.describe()}"
-        )
+    rules = ingestion_rules
+    files = _files_for_run(context, landing, ledger, rules)
     session = spark.spark_session
     frames, records = [], []
     for landed in files:
-        period = file_period(landed.key, PERIOD_DAYS)
+        period = file_period(landed.key, rules.file_period_days)
         skipped = header_lines(landed.key, landing.head(landed))
         frame, rows = parse_landed_file(
             session, landing.spark_path(landed), landed.key, period, skipped
+        )
+        context.log.info(
+            f"{landed.key}: {rows:,} data lines, days {period.first_day}..{period.last_day}"
         )
         outside = sorted(set(period.partition_keys) - set(keys))
         if outside:
@@ -112,23 +174,30 @@ def raw_transactions(
         frames.append(frame)
         records.append((landed, period, rows, bool(skipped)))
     raw = reduce(DataFrame.unionByName, frames)
+    staged = parquet_io_manager.stage([RAW], raw, keys, context.run_id)
+    offsets = time_origin_offsets(parquet_io_manager.read_staged(staged), rules.origin)
+    outcome = checks.time_origin([row.asDict() for row in offsets.collect()], rules.origin)
+    for landed, *_ in records:
+        landing.release(landed)
+    yield from gate(RAW, {"time_origin": outcome}, lambda: parquet_io_manager.discard(staged))
+    whole = [
+        (landed, p, rows, h) for landed, p, rows, h in records if set(p.partition_keys) <= set(keys)
+    ]
     per_file = [
         {"file": landed.key, "lines": rows, "days": f"{p.first_day}..{p.last_day}"}
         for landed, p, rows, _ in records
     ]
     yield Output(
-        raw,
+        staged.allowing_empty({key for _, p, _, _ in whole for key in p.partition_keys}),
         metadata={
             "rows_in": sum(rows for _, _, rows, _ in records),
             "files": MetadataValue.md(markdown_table(per_file)),
             "seconds": round(time.monotonic() - started, 2),
-            "preview": MetadataValue.md(preview(raw)),
+            "preview": MetadataValue.md(preview(parquet_io_manager.read_staged(staged))),
         },
     )
-    for landed, period, rows, header in records:
-        if set(period.partition_keys) <= set(keys):
-            ledger.record(_record(landed, period, rows, header, context.run_id))
-        landing.release(landed)
+    for landed, period, rows, header in whole:
+        ledger.record(_record(landed, period, rows, header, context.run_id))
 
 
 def _record(
@@ -152,10 +221,26 @@ def _files_within(ledger: LandingLedger, keys: list[str]) -> list[LandingRecord]
     return [r for r in ledger.records() if keys[0] <= r.first_day and r.last_day <= keys[-1]]
 
 
-CLEANED = "cleaned_transactions"
-QUARANTINED = "quarantined_transactions"
+def _known_ids(
+    storage: PartitionedParquetIOManager, raw: DataFrame, keys: list[str], lookback_days: int
+) -> DataFrame | None:
+    """Ids that other files already published as cleaned, on the run's days and the
+    `lookback_days` before them."""
+    first = date.fromisoformat(keys[0]) - timedelta(days=lookback_days)
+    span = (date.fromisoformat(keys[-1]) - first).days + 1
+    days = [(first + timedelta(days=n)).isoformat() for n in range(span)]
+    present = [day for day, rows in storage.published_rows([CLEANED], days).items() if rows]
+    if not present:
+        return None
+    files = [row["source_file"] for row in raw.select("source_file").distinct().collect()]
+    stored = storage.read_partitions([CLEANED], present)
+    return stored.where(~F.col("source_file").isin(files)).select("transaction_id")
+
+
 _CHECKS = {
     "row_conservation": "Per file and day: raw rows = cleaned + quarantined + duplicates.",
+    "quarantine_share": "Per file and day: the quarantined share stays under "
+    "FRAUD_MAX_QUARANTINE_SHARE, and no day with raw rows is left without cleaned rows.",
     "unique_transaction_id": "transaction_id occurs once among the run's cleaned rows.",
     "no_nulls": "No nulls in the cleaned table's columns.",
     "tx_datetime_within_file_period": "Each cleaned transaction lies in its file's period.",
@@ -179,17 +264,24 @@ _CHECKS = {
     },
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
+    pool=DAYS_POOL,
     check_specs=[
         AssetCheckSpec(name, asset=CLEANED, description=text, blocking=True)
         for name, text in _CHECKS.items()
     ],
 )
 def clean_transactions(
-    context: AssetExecutionContext, raw_transactions: DataFrame, ledger: LandingLedger
+    context: AssetExecutionContext,
+    raw_transactions: DataFrame,
+    ledger: LandingLedger,
+    ingestion_rules: IngestionRules,
+    parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
 ) -> Iterator[Output[DataFrame] | AssetCheckResult]:
     started = time.monotonic()
     keys = context.partition_keys
-    ids = repeated_ids(raw_transactions).persist(StorageLevel.DISK_ONLY)
+    rules, storage = ingestion_rules, parquet_io_manager
+    known = _known_ids(storage, raw_transactions, keys, rules.duplicate_lookback_days)
+    ids = repeated_ids(raw_transactions, known).persist(StorageLevel.DISK_ONLY)
     repeated_count = ids.count()
     # A feed repeats few ids: ship them to every task instead of shuffling all rows by id.
     # A file sent twice repeats every id, and then the ordinary shuffle join is the safe one.
@@ -198,7 +290,9 @@ def clean_transactions(
     lookup = F.broadcast(repeated) if few else repeated
     # On disk only: a cached block is then streamed out, never first unrolled in the heap,
     # so memory stays bounded whatever the size of a file.
-    classified = classify(raw_transactions, PERIOD_DAYS, lookup).persist(StorageLevel.DISK_ONLY)
+    classified = classify(raw_transactions, rules.file_period_days, rules.origin, lookup).persist(
+        StorageLevel.DISK_ONLY
+    )
     try:
         counts = [row.asDict() for row in status_counts(classified).collect()]
         by_status = Counter()
@@ -207,41 +301,13 @@ def clean_transactions(
             by_status[row["status"]] += row["count"]
             if row["reason"]:
                 by_reason[row["reason"]] += row["count"]
-        cleaned = cleaned_rows(classified)
-        quarantined = quarantined_rows(classified)
-        rows_in = sum(by_status.values())
-        reasons = MetadataValue.md(
-            markdown_table([{"reason": r, "rows": n} for r, n in by_reason.most_common()])
+        staged_cleaned = storage.stage([CLEANED], cleaned_rows(classified), keys, context.run_id)
+        staged_quarantined = storage.stage(
+            [QUARANTINED], quarantined_rows(classified), keys, context.run_id
         )
-        seconds = round(time.monotonic() - started, 2)
-        yield Output(
-            cleaned,
-            output_name=CLEANED,
-            metadata={
-                "rows_in": rows_in,
-                "rows_out": by_status["clean"],
-                "rows_quarantined": by_status["quarantined"],
-                "duplicates_dropped": by_status[DUPLICATE],
-                "quarantine_reasons": reasons,
-                **{f"quarantined_{reason}": n for reason, n in by_reason.items()},
-                "repeated_transaction_ids": repeated_count,
-                "seconds_to_classify": seconds,
-                "preview": MetadataValue.md(preview(cleaned)),
-            },
-        )
-        yield Output(
-            quarantined,
-            output_name=QUARANTINED,
-            metadata={
-                "rows": by_status["quarantined"],
-                "reasons": reasons,
-                "preview": MetadataValue.md(preview(quarantined)),
-            },
-        )
-        # The checks read what was stored, not the plan that produced it.
-        storage = context.resources.parquet_io_manager
-        stored_cleaned = storage.read_partitions([CLEANED], keys)
-        stored_quarantined = storage.read_partitions([QUARANTINED], keys)
+        # The checks read what was staged, not the plan that produced it.
+        stored_cleaned = storage.read_staged(staged_cleaned)
+        stored_quarantined = storage.read_staged(staged_quarantined)
         duplicates = classified.where(F.col("status") == DUPLICATE)
         whole_files = _files_within(ledger, keys)
         outcomes = {
@@ -252,16 +318,55 @@ def clean_transactions(
                 duplicates,
                 {record.key: record.rows for record in whole_files},
             ),
+            "quarantine_share": checks.quarantine_share(
+                counts, rules.max_quarantine_share, checks.quarantine_examples(stored_quarantined)
+            ),
             "unique_transaction_id": checks.unique_transaction_ids(stored_cleaned),
             "no_nulls": checks.no_nulls(stored_cleaned),
             "tx_datetime_within_file_period": checks.datetimes_within_file_period(
-                stored_cleaned, PERIOD_DAYS
+                stored_cleaned, rules.file_period_days
             ),
         }
-        yield from check_results(CLEANED, outcomes)
-        if all(outcome.passed for outcome in outcomes.values()):
-            for record in whole_files:
-                ledger.mark_cleaned(record.key)
+
+        def discard() -> None:
+            storage.discard(staged_cleaned)
+            storage.discard(staged_quarantined)
+
+        yield from gate(CLEANED, outcomes, discard)
+        reasons = MetadataValue.md(
+            markdown_table([{"reason": r, "rows": n} for r, n in by_reason.most_common()])
+        )
+        re_ingested = {
+            key
+            for record in whole_files
+            for key in file_period(record.key, rules.file_period_days).partition_keys
+        }
+        yield Output(
+            staged_cleaned.allowing_empty(re_ingested),
+            output_name=CLEANED,
+            metadata={
+                "rows_in": sum(by_status.values()),
+                "rows_out": by_status["clean"],
+                "rows_quarantined": by_status["quarantined"],
+                "duplicates_dropped": by_status[DUPLICATE],
+                "quarantine_reasons": reasons,
+                **{f"quarantined_{reason}": n for reason, n in by_reason.items()},
+                "repeated_transaction_ids": repeated_count,
+                "seconds_to_classify": round(time.monotonic() - started, 2),
+                "preview": MetadataValue.md(preview(stored_cleaned)),
+            },
+        )
+        yield Output(
+            staged_quarantined.allowing_empty(set(keys)),
+            output_name=QUARANTINED,
+            metadata={
+                "rows": by_status["quarantined"],
+                "reasons": reasons,
+                "preview": MetadataValue.md(preview(stored_quarantined)),
+            },
+        )
+        for record in whole_files:
+            ledger.mark_cleaned(record.key, record.version, record.run_id)
     finally:
         classified.unpersist()
         ids.unpersist()

@@ -9,6 +9,7 @@ raw = cleaned + quarantined + duplicates.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pyspark.sql import Column, DataFrame
@@ -20,7 +21,6 @@ from fraud_assets.ingestion.schema import (
     FIELDS,
     QUARANTINED_COLUMNS,
     SENTINEL_CUSTOMER_ID,
-    TIME_ORIGIN,
 )
 
 CLEAN, QUARANTINED, DUPLICATE = "clean", "quarantined", "duplicate"
@@ -56,6 +56,7 @@ class Reason(StrEnum):
     INCONSISTENT_TIME = "inconsistent_time"
     OUTSIDE_FILE_PERIOD = "outside_file_period"
     CONFLICTING_TRANSACTION_ID = "conflicting_transaction_id"
+    TRANSACTION_ID_IN_OTHER_FILE = "transaction_id_in_other_file"
 
 
 def _whole_number(text: Column) -> Column:
@@ -94,13 +95,16 @@ def _typed(raw: DataFrame) -> DataFrame:
     )
 
 
-def _row_reason(period_days: int) -> Column:
+def seconds_since(origin: date, timestamp: Column) -> Column:
+    return F.unix_timestamp(timestamp) - F.unix_timestamp(F.to_timestamp(F.lit(origin.isoformat())))
+
+
+def _row_reason(period_days: int, origin: date) -> Column:
     """The first rule a row breaks on its own, or null."""
     first_day = F.substring(F.col("source_file"), -14, 10).try_cast("date")
     period_start = F.to_timestamp(first_day)
     period_end = F.to_timestamp(F.date_add(first_day, period_days))
-    origin = F.to_timestamp(F.lit(TIME_ORIGIN.isoformat()))
-    seconds_since_origin = F.unix_timestamp(F.col("_tx_datetime")) - F.unix_timestamp(origin)
+    seconds_since_origin = seconds_since(origin, F.col("_tx_datetime"))
 
     rules: list[tuple[Column, Reason]] = [
         (F.col("field_count") == 0, Reason.BLANK_LINE),
@@ -143,55 +147,73 @@ def _well_formed_with_id(raw: DataFrame) -> DataFrame:
     )
 
 
-def repeated_ids(raw: DataFrame) -> DataFrame:
-    """Valid transaction ids on more than one well-formed line (one column, `_id`).
+def repeated_ids(raw: DataFrame, known_ids: DataFrame | None = None) -> DataFrame:
+    """Valid transaction ids on more than one well-formed line, or already stored from another
+    file: columns `_id` and `_known` (the id is in `known_ids`, a one-column frame of ids).
 
     It reads one column, and a feed repeats few ids: everything else about duplicates is
     decided on these ids only, instead of shuffling every row by id.
     """
-    return (
+    ids = (
         _well_formed_with_id(raw)
         .where(F.col("_id").isNotNull())
-        .groupBy("_id")
-        .count()
-        .where(F.col("count") > 1)
-        .select("_id")
+        .select("_id", F.lit(1).alias("_lines"), F.lit(False).alias("_known"))
+    )
+    if known_ids is not None:
+        known = known_ids.select(
+            F.col(known_ids.columns[0]).alias("_id"),
+            F.lit(0).alias("_lines"),
+            F.lit(True).alias("_known"),
+        )
+        ids = ids.unionByName(known)
+    return (
+        ids.groupBy("_id")
+        .agg(F.sum("_lines").alias("_lines"), F.max("_known").alias("_known"))
+        .where((F.col("_lines") > 1) | ((F.col("_lines") > 0) & F.col("_known")))
+        .select("_id", "_known")
     )
 
 
 def compare_repeated(raw: DataFrame, ids: DataFrame) -> DataFrame:
-    """For each repeated id: whether its lines differ in content, and its first line."""
+    """For each id of `repeated_ids`: whether its lines differ in content, its first line, and
+    whether another file holds it."""
     content = F.xxhash64(*[F.col(name) for name in FIELDS])
     return (
         _well_formed_with_id(raw)
-        .join(ids, "_id", "left_semi")
+        .join(ids, "_id", "inner")
         .groupBy("_id")
         .agg(
             (F.min(content) != F.max(content)).alias("_conflict"),
             F.min(F.struct("source_file", "line_number")).alias("_first"),
+            F.max("_known").alias("_known"),
         )
     )
 
 
-def classify(raw: DataFrame, period_days: int, repeated: DataFrame | None = None) -> DataFrame:
+def classify(
+    raw: DataFrame, period_days: int, origin: date, repeated: DataFrame | None = None
+) -> DataFrame:
     """Every raw row with `status`, `reason`, typed fields (prefixed `_`) and, for quarantined
     rows, the text fields.
 
     Well-formed rows that share a transaction id are compared by content: later copies of
     identical content are duplicates (dropped); differing content quarantines all copies,
-    since nothing says which one is right. `repeated` is
-    `compare_repeated(raw, repeated_ids(raw))`, passed in when the caller has it at hand.
+    since nothing says which one is right. An id that another file already holds quarantines
+    every copy too. `repeated` is `compare_repeated(raw, repeated_ids(raw, known_ids))`, passed
+    in when the caller has it at hand. `origin` is the day the feed's time columns count from.
     """
     if repeated is None:
         repeated = compare_repeated(raw, repeated_ids(raw))
-    typed = _typed(raw).withColumn("_row_reason", _row_reason(period_days))
+    typed = _typed(raw).withColumn("_row_reason", _row_reason(period_days, origin))
     well_formed = F.col("field_count") == len(FIELDS)
     compared = typed.join(repeated, typed["_transaction_id"] == repeated["_id"], "left")
     is_later_copy = F.col("_first").isNotNull() & (
         F.struct("source_file", "line_number") != F.col("_first")
     )
-    reason = F.when(F.col("_row_reason").isNotNull(), F.col("_row_reason")).when(
-        well_formed & F.col("_conflict"), F.lit(Reason.CONFLICTING_TRANSACTION_ID.value)
+    reason = (
+        F.when(F.col("_row_reason").isNotNull(), F.col("_row_reason"))
+        .when(well_formed & F.col("_conflict"), F.lit(Reason.CONFLICTING_TRANSACTION_ID.value))
+        .when(well_formed & F.col("_known"), F.lit(Reason.TRANSACTION_ID_IN_OTHER_FILE.value))
     )
     status = (
         F.when(reason.isNotNull(), F.lit(QUARANTINED))
@@ -237,6 +259,19 @@ def cleaned_rows(classified: DataFrame) -> DataFrame:
 
 def quarantined_rows(classified: DataFrame) -> DataFrame:
     return classified.where(F.col("status") == QUARANTINED).select(*QUARANTINED_COLUMNS)
+
+
+def time_origin_offsets(raw: DataFrame, origin: date) -> DataFrame:
+    """Per file, the rows whose time fields parse and whose tx_time_days agrees with
+    tx_time_seconds, counted by `offset`: the seconds by which tx_time_seconds falls short of
+    tx_datetime measured from `origin` (0 when the feed counts from `origin`)."""
+    typed = _typed(raw)
+    seconds, days = F.col("_tx_time_seconds"), F.col("_tx_time_days")
+    offset = seconds_since(origin, F.col("_tx_datetime")) - seconds
+    agreeing = typed.where(
+        (F.col("field_count") == len(FIELDS)) & (days == F.floor(seconds / 86_400))
+    )
+    return agreeing.where(offset.isNotNull()).groupBy("source_file", offset.alias("offset")).count()
 
 
 def status_counts(classified: DataFrame) -> DataFrame:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 FIELDS = (
     "transaction_id",
     "tx_datetime",
@@ -17,7 +15,6 @@ FIELDS = (
 )
 # The feed's header has carried this typo for years; both spellings are accepted.
 HEADER_ALIASES = {"tranaction_id": "transaction_id"}
-TIME_ORIGIN = date(2019, 8, 22)
 SENTINEL_CUSTOMER_ID = -999_999
 DATETIME_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
 

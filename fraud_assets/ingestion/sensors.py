@@ -1,20 +1,37 @@
-"""`raw_files_sensor`: one run per new or replaced landed file, over the days it covers."""
+"""`raw_files_sensor`: one run per new or replaced landed file, over the days it covers.
+
+Each tick lists the whole landing prefix (one cheap listing: a feed adds a file per period), so
+a late file whose name sorts before the others is seen at the next tick. A local file is taken
+once it holds still (the same size and modification time on two ticks in a row); an S3 object
+is complete when it appears. A file that cannot be ingested (a name that is no date, a period
+that starts before the partitions or overlaps another file's) is reported once per version, in
+the tick's log and as an observation on raw_transactions, and never stops the other files.
+"""
 
 import json
-import time
 from dataclasses import dataclass, field
+from datetime import date
 
 from dagster import (
+    AssetObservation,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
-    SkipReason,
     sensor,
 )
 
+from fraud_assets.ingestion.assets import RAW
 from fraud_assets.jobs import process_landed_file
-from fraud_assets.partitions import DAILY_PARTITIONS, FilePeriod, file_period, file_run_tags
+from fraud_assets.partitions import (
+    DAILY_PARTITIONS,
+    FilePeriod,
+    file_period,
+    file_run_tags,
+    overlap_message,
+    overlapping_periods,
+)
+from fraud_assets.resources.ingestion import IngestionRules
 from fraud_assets.resources.landing import LandedFile, LandingZone
 from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.settings import Settings
@@ -24,26 +41,37 @@ SETTINGS = Settings.from_env()
 
 @dataclass
 class LandingCursor:
-    """What the sensor has requested: the version of each file, the highest key listed, and
-    when it last listed the whole prefix (to notice files replaced in place)."""
+    """What the sensor has requested (the version of each file), the versions it saw last
+    tick of files not yet requested (to tell when a file holds still), and the versions it
+    reported as rejected."""
 
     versions: dict[str, str] = field(default_factory=dict)
-    high_water: str | None = None
-    last_full_scan: float = 0.0
+    pending: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str | None) -> "LandingCursor":
-        return cls(**json.loads(text)) if text else cls()
+        if not text:
+            return cls()
+        document = json.loads(text)
+        return cls(
+            versions=document.get("versions", {}),
+            pending=document.get("pending", {}),
+            rejected=document.get("rejected", {}),
+        )
 
     def dump(self) -> str:
         return json.dumps(
-            {
-                "versions": self.versions,
-                "high_water": self.high_water,
-                "last_full_scan": self.last_full_scan,
-            },
+            {"versions": self.versions, "pending": self.pending, "rejected": self.rejected},
             sort_keys=True,
         )
+
+
+@dataclass(frozen=True)
+class Plan:
+    wanted: list[tuple[LandedFile, FilePeriod]]
+    rejected: list[tuple[LandedFile, str]]
+    waiting: list[LandedFile]
 
 
 def run_key(landed: LandedFile) -> str:
@@ -55,26 +83,48 @@ def plan_runs(
     cursor: LandingCursor,
     ingested: dict[str, str],
     period_days: int,
-) -> tuple[list[tuple[LandedFile, FilePeriod]], list[str]]:
-    """Files to ingest (new, or replaced with other content) and messages about skipped ones.
+    first_day: date | None = None,
+    arrives_whole: bool = True,
+) -> Plan:
+    """Files to ingest (new, or replaced with other content), files rejected (each reported
+    once per version), and files still waiting to hold still. Updates the cursor.
 
     `ingested` maps keys to the version the ledger holds as cleaned, so a cursor that was reset
     does not ingest a file twice, and a file whose run failed is not taken for done.
     """
-    wanted, notes = [], []
-    first = DAILY_PARTITIONS.start.date()
+    first = first_day or DAILY_PARTITIONS.start.date()
+    named = [entry for entry in listed if entry.problem is None]
+    overlapping: dict[str, str] = {}
+    for pair in overlapping_periods([entry.key for entry in named], period_days):
+        for key in pair[:2]:
+            overlapping.setdefault(key, overlap_message([pair], period_days))
+    wanted, rejected, waiting = [], [], []
     for landed in listed:
         if cursor.versions.get(landed.key) == landed.version:
             continue
-        cursor.versions[landed.key] = landed.version
         if ingested.get(landed.key) == landed.version:
+            cursor.versions[landed.key] = landed.version
             continue
-        period = file_period(landed.key, period_days)
-        if period.first_day < first:
-            notes.append(f"{landed.key} starts before the first partition {first}; skipped")
+        problem = landed.problem or overlapping.get(landed.key)
+        if problem is None and file_period(landed.key, period_days).first_day < first:
+            problem = f"{landed.key} starts before the first partition {first}"
+        if problem is not None:
+            if cursor.rejected.get(landed.key) != landed.version:
+                cursor.rejected[landed.key] = landed.version
+                rejected.append((landed, problem))
             continue
-        wanted.append((landed, period))
-    return wanted, notes
+        if not arrives_whole and cursor.pending.get(landed.key) != landed.version:
+            cursor.pending[landed.key] = landed.version
+            waiting.append(landed)
+            continue
+        cursor.pending.pop(landed.key, None)
+        cursor.rejected.pop(landed.key, None)
+        cursor.versions[landed.key] = landed.version
+        wanted.append((landed, file_period(landed.key, period_days)))
+    present = {entry.key for entry in listed}
+    for stale in [key for key in cursor.pending if key not in present]:
+        del cursor.pending[stale]
+    return Plan(wanted, rejected, waiting)
 
 
 @sensor(
@@ -84,27 +134,41 @@ def plan_runs(
     description="Lists the landing zone; requests one run per new or replaced file.",
 )
 def raw_files_sensor(
-    context: SensorEvaluationContext, landing: LandingZone, ledger: LandingLedger
-) -> SensorResult | SkipReason:
+    context: SensorEvaluationContext,
+    landing: LandingZone,
+    ledger: LandingLedger,
+    ingestion_rules: IngestionRules,
+) -> SensorResult:
     cursor = LandingCursor.parse(context.cursor)
-    now = time.time()
-    full_scan = now - cursor.last_full_scan >= SETTINGS.sensor_full_scan_minutes * 60
-    listed = landing.list_files(start_after=None if full_scan else cursor.high_water)
-    if full_scan:
-        cursor.last_full_scan = now
-    if listed:
-        cursor.high_water = max(cursor.high_water or "", listed[-1].key)
-    ingested = ledger.cleaned_versions()
-    wanted, notes = plan_runs(listed, cursor, ingested, SETTINGS.file_period_days)
-    for note in notes:
-        context.log.warning(note)
+    listed = landing.list_entries()
+    plan = plan_runs(
+        listed,
+        cursor,
+        ledger.cleaned_versions(),
+        ingestion_rules.file_period_days,
+        arrives_whole=landing.arrives_whole,
+    )
+    observations = []
+    for landed, problem in plan.rejected:
+        context.log.warning(f"skipped {landed.key}: {problem}")
+        observations.append(
+            AssetObservation(
+                asset_key=RAW,
+                metadata={"rejected_file": landed.key, "version": landed.version, "why": problem},
+            )
+        )
+    for landed in plan.waiting:
+        context.log.info(f"{landed.key} is new or changed; taken once it holds still")
     requests = [
         RunRequest(run_key=run_key(landed), tags=file_run_tags(landed.key, landed.version, period))
-        for landed, period in wanted
+        for landed, period in plan.wanted
     ]
+    skip = None
     if not requests:
-        return SensorResult(
-            skip_reason=SkipReason(f"no new file among {len(listed)} listed"),
-            cursor=cursor.dump(),
-        )
-    return SensorResult(run_requests=requests, cursor=cursor.dump())
+        notes = [f"no new complete file among {len(listed)} listed"]
+        notes += [f"waiting for {f.key} to hold still" for f in plan.waiting]
+        notes += [f"skipped {f.key}: {problem}" for f, problem in plan.rejected]
+        skip = "; ".join(notes)
+    return SensorResult(
+        run_requests=requests, skip_reason=skip, cursor=cursor.dump(), asset_events=observations
+    )

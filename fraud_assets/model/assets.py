@@ -30,8 +30,8 @@ from pydantic import Field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fraud_assets.checks import check_results
-from fraud_assets.features.assets import FEATURES
+from fraud_assets.checks import gate
+from fraud_assets.features.assets import FEATURES, IncompleteInputError
 from fraud_assets.features.transforms import MODEL_FEATURES, stored_inputs
 from fraud_assets.metadata import markdown_table
 from fraud_assets.model import checks, plots, registry
@@ -47,6 +47,7 @@ from fraud_assets.model.training import (
 )
 from fraud_assets.model.tuning import OBJECTIVE, Trial, tune
 from fraud_assets.partitions import DAILY_PARTITIONS
+from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
 from fraud_assets.resources.storage import PartitionedParquetIOManager
 from fraud_assets.settings import ModelSettings, Settings
@@ -56,6 +57,8 @@ CANDIDATE = "fraud_model"
 VALIDATION = "model_validation"
 CHAMPION = "champion_model"
 RECORDS = "record_io_manager"
+# Model runs wait for each other: each decides on the one champion alias.
+MODELS_POOL = "fraud_models"
 MODEL = Settings.from_env().model
 
 # The feature days of a partition: its training window, the delay and the test block.
@@ -81,6 +84,14 @@ class TrainingConfig(Config):
     floor_average_precision: float = Field(default=MODEL.floor_average_precision)
 
 
+class ChampionConfig(Config):
+    allow_older_cutoff: bool = Field(
+        default=False,
+        description="let a candidate trained on an earlier cut-off than the champion's take "
+        "the alias (a late or replaced old file); off, such a candidate never does",
+    )
+
+
 class ValidationConfig(Config):
     resamples: int = Field(default=MODEL.bootstrap_resamples, description="bootstrap size B")
     unit: str = Field(default=MODEL.bootstrap_unit, description="transaction or customer_day")
@@ -102,18 +113,29 @@ def split_of(partition_key: str, model: ModelSettings = MODEL) -> TimeSplit:
 def _window_rows(
     context: AssetExecutionContext,
     storage: PartitionedParquetIOManager,
+    ledger: LandingLedger,
     features: DataFrame,
     split: TimeSplit,
 ) -> DataFrame:
-    """The window's feature rows; every day of it must be materialised."""
+    """The window's feature rows; every day of it must be published, and hold rows when a
+    landed file holds data for it."""
     wanted = [split.first_day.isoformat(), split.last_day.isoformat()]
     days = list(context.asset_partition_keys_for_input("features"))
-    missing = sorted(set(days) - set(storage.published_days([FEATURES], days)))
+    rows = storage.published_rows([FEATURES], days)
+    missing = sorted(set(days) - set(rows))
     if missing:
-        raise ValueError(
+        raise IncompleteInputError(
             f"partition {split.cutoff} needs the features of {wanted[0]}..{wanted[1]}; "
             f"{len(missing)} days are not materialised ({missing[0]}..{missing[-1]}). "
             "Ingest the files that cover them first."
+        )
+    holding = ledger.days_with_data(split.first_day, split.last_day)
+    empty = sorted(day for day in days if rows[day] == 0 and day in holding)
+    if empty:
+        raise IncompleteInputError(
+            f"partition {split.cutoff}: the features of {len(empty)} days are empty although "
+            f"{', '.join(sorted({holding[d] for d in empty}))} holds data for them "
+            f"({empty[0]}..{empty[-1]}); materialise {FEATURES} for these days first."
         )
     return features.where(F.col("day").between(*wanted))
 
@@ -150,6 +172,7 @@ def _run_tags(context: AssetExecutionContext, asset_name: str) -> dict[str, str]
     ins={"features": FEATURES_IN},
     group_name=GROUP,
     io_manager_key=RECORDS,
+    pool=MODELS_POOL,
     kinds={"spark", "mlflow"},
     check_specs=[
         AssetCheckSpec(
@@ -169,11 +192,12 @@ def fraud_model(
     config: TrainingConfig,
     features: DataFrame,
     mlflow_tracking: MlflowResource,
+    ledger: LandingLedger,
     parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
 ) -> Iterator[Output[dict[str, Any]] | AssetCheckResult]:
     started = time.monotonic()
     split = split_of(context.partition_key)
-    rows = _window_rows(context, parquet_io_manager, features, split).persist()
+    rows = _window_rows(context, parquet_io_manager, ledger, features, split).persist()
     fit_rows = rows.where(F.col("day").isin(split.fit))
     validation_rows = unseen_customer_rows(rows, split.train[0], split.validation, 0)
     train_rows = rows.where(F.col("day").isin(split.train))
@@ -231,18 +255,27 @@ def fraud_model(
             .limit(5)
             .toPandas()
         )
+        floors = {
+            "roc_auc": config.floor_roc_auc,
+            "average_precision": config.floor_average_precision,
+        }
+        floor = checks.quality_floor(test_metrics, floors)
+        mlflow.set_tag("quality_floor", "passed" if floor.passed else "failed")
         logged = mlflow.spark.log_model(
             model,
             artifact_path="model",
-            registered_model_name=REGISTERED_MODEL,
             signature=infer_signature(example, scores[: len(example)]),
             input_example=example,
         )
-        version = str(logged.registered_model_version)
-        client = mlflow_tracking.client()
-        for key, value in _run_tags(context, CANDIDATE).items():
-            client.set_model_version_tag(REGISTERED_MODEL, version, key, value)
+        # Only a candidate above the floor enters the registry, so no version below it can
+        # ever be validated or promoted; the model of one below stays in its run to inspect.
+        if floor.passed:
+            registered = mlflow.register_model(
+                logged.model_uri, REGISTERED_MODEL, tags=_run_tags(context, CANDIDATE)
+            )
+            version = str(registered.version)
     rows.unpersist()
+    yield from gate(CANDIDATE, {"quality_floor": floor}, discard=lambda: None)
     record = {
         "cutoff": context.partition_key,
         "run_id": run.info.run_id,
@@ -252,6 +285,7 @@ def fraud_model(
         "features": list(config.features),
         "validation_metrics": best.metrics,
         "test_metrics": test_metrics,
+        "quality_floor": {"passed": floor.passed, "floors": floors},
         "days": split.describe(),
         "trials": len(tuning.trials),
         "train_rows": training_rows,
@@ -277,13 +311,6 @@ def fraud_model(
             "seconds": round(time.monotonic() - started, 1),
         },
     )
-    floors = {
-        "roc_auc": config.floor_roc_auc,
-        "average_precision": config.floor_average_precision,
-    }
-    yield from check_results(
-        CANDIDATE, {"quality_floor": checks.quality_floor(test_metrics, floors)}
-    )
 
 
 def _comparison_rows(comparisons: dict[str, Any]) -> list[dict[str, Any]]:
@@ -308,6 +335,7 @@ def _comparison_rows(comparisons: dict[str, Any]) -> list[dict[str, Any]]:
     ins={"candidate": AssetIn(CANDIDATE), "features": FEATURES_IN},
     group_name=GROUP,
     io_manager_key=RECORDS,
+    pool=MODELS_POOL,
     kinds={"spark", "mlflow"},
     description=(
         "The candidate against the current champion on the same held-out test block (cards "
@@ -320,13 +348,14 @@ def model_validation(
     candidate: dict[str, Any],
     features: DataFrame,
     mlflow_tracking: MlflowResource,
+    ledger: LandingLedger,
     parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
 ) -> Output[dict[str, Any]]:
     started = time.monotonic()
     if config.metric not in METRICS:
         raise ValueError(f"promotion metric {config.metric!r} is not one of {METRICS}")
     split = split_of(context.partition_key)
-    rows = _window_rows(context, parquet_io_manager, features, split)
+    rows = _window_rows(context, parquet_io_manager, ledger, features, split)
     test_rows = unseen_customer_rows(rows, split.train[0], split.test, split.delay_days)
     current = registry.champion_version(mlflow_tracking.client())
     compared_with = (
@@ -437,6 +466,7 @@ def model_validation(
         "comparisons": comparisons,
         "test_rows": len(table),
         "test_frauds": int(labels.sum()),
+        "quality_floor_passed": bool(candidate.get("quality_floor", {}).get("passed")),
     }
     return Output(
         record,
@@ -463,6 +493,7 @@ _SAMPLE_ROWS = 1000
     ins={"validation": AssetIn(VALIDATION), "features": FEATURES_IN},
     group_name=GROUP,
     io_manager_key=RECORDS,
+    pool=MODELS_POOL,
     kinds={"mlflow"},
     check_specs=[
         AssetCheckSpec(
@@ -479,9 +510,11 @@ _SAMPLE_ROWS = 1000
 )
 def champion_model(
     context: AssetExecutionContext,
+    config: ChampionConfig,
     validation: dict[str, Any],
     features: DataFrame,
     mlflow_tracking: MlflowResource,
+    ledger: LandingLedger,
     parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
 ) -> Iterator[Output[dict[str, Any]] | AssetCheckResult]:
     client = mlflow_tracking.client()
@@ -494,14 +527,39 @@ def champion_model(
         significant=validation["significant"],
         evidence_already_used=registry.evidence_used(client, candidate, evidence),
         summary=validation["summary"],
+        floor_passed=bool(validation.get("quality_floor_passed")),
+        candidate_cutoff=validation["cutoff"],
+        champion_cutoff=registry.cutoff_of(current),
+        allow_older_cutoff=config.allow_older_cutoff,
     )
-    if decision.promote:
+    split = split_of(context.partition_key)
+    sample = (
+        _window_rows(context, parquet_io_manager, ledger, features, split)
+        .where(F.col("day").isin(split.test))
+        .limit(_SAMPLE_ROWS)
+    )
+    sampled = sample.count()
+    # The version to serve is loaded from the registry and scores current features before
+    # the alias can move to it; a candidate that cannot serve never becomes champion.
+    serving = candidate if decision.promote else (str(current.version) if current else None)
+    scores = np.array([])
+    if serving:
+        model = mlflow.spark.load_model(f"models:/{REGISTERED_MODEL}/{serving}")
+        table, _ = collect_scores(sample, {"score": model})
+        scores = table["score"].to_numpy()
+    outcome = checks.champion_scores(scores, sampled, serving)
+    if decision.promote and outcome.passed:
         registry.promote(client, candidate, evidence, decision.reason)
         context.log.info(f"champion is now version {candidate}: {decision.reason}")
     else:
         context.log.info(f"champion unchanged: {decision.reason}")
     after = registry.champion_version(client)
     champion = str(after.version) if after else None
+    if outcome.passed and champion != serving:
+        outcome = checks.CheckOutcome(
+            False, f"the alias points at version {champion}, expected {serving}", outcome.metadata
+        )
+    yield from gate(CHAMPION, {"champion_serves": outcome}, discard=lambda: None)
     record = {
         "cutoff": context.partition_key,
         "champion_version": champion,
@@ -520,15 +578,3 @@ def champion_model(
     if champion:
         metadata["champion_model"] = MetadataValue.url(mlflow_tracking.model_version_url(champion))
     yield Output(record, metadata=metadata)
-    split = split_of(context.partition_key)
-    sample = _window_rows(context, parquet_io_manager, features, split).where(
-        F.col("day").isin(split.test)
-    )
-    sample = sample.limit(_SAMPLE_ROWS)
-    scores = np.array([])
-    if champion:
-        model = mlflow.spark.load_model(f"models:/{REGISTERED_MODEL}@{registry.CHAMPION}")
-        table, _ = collect_scores(sample, {"score": model})
-        scores = table["score"].to_numpy()
-    outcome = checks.champion_scores(scores, sample.count(), champion)
-    yield from check_results(CHAMPION, {"champion_serves": outcome})

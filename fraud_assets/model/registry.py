@@ -5,6 +5,10 @@ Promotion history lives on the model versions as tags: the version a promotion r
 and why. A rollback follows `previous_champion` one step back, so repeated rollbacks walk the
 history. The evidence tag makes a decision idempotent: the same validation never moves the
 alias twice, even after a rollback.
+
+Tags are written before the alias moves, so a crash between the two leaves the old champion in
+place with its own history intact, and the decision is simply made again: evidence counts as
+used only once the version holds (or held and was rolled back from) the alias on it.
 """
 
 from dataclasses import dataclass
@@ -22,6 +26,8 @@ EVIDENCE_TAG = "promotion_evidence"
 REASON_TAG = "promotion_reason"
 PROMOTED_AT_TAG = "promoted_at"
 ROLLED_BACK_AT_TAG = "rolled_back_at"
+ROLLED_BACK_EVIDENCE_TAG = "rolled_back_evidence"
+CUTOFF_TAG = "dagster.partition"
 
 
 class RollbackError(RuntimeError):
@@ -43,6 +49,11 @@ class Decision:
     reason: str
 
 
+def cutoff_of(version: ModelVersion | None) -> str | None:
+    """The cut-off day (model partition) a registered version was trained for."""
+    return version.tags.get(CUTOFF_TAG) if version is not None else None
+
+
 def decide(
     candidate: str,
     champion: str | None,
@@ -50,10 +61,16 @@ def decide(
     significant: bool,
     evidence_already_used: bool,
     summary: str,
+    floor_passed: bool,
+    candidate_cutoff: str | None = None,
+    champion_cutoff: str | None = None,
+    allow_older_cutoff: bool = False,
 ) -> Decision:
     """Whether the candidate version takes the alias; `summary` states the test's outcome."""
     if champion == candidate:
         return Decision(False, f"version {candidate} is already the champion")
+    if not floor_passed:
+        return Decision(False, f"version {candidate} did not pass the quality floor")
     if evidence_already_used:
         return Decision(
             False,
@@ -68,6 +85,14 @@ def decide(
             f"the champion changed since validation (compared with version {compared_with}, "
             f"now {champion}); re-materialise model_validation for this partition",
         )
+    older = candidate_cutoff and champion_cutoff and candidate_cutoff < champion_cutoff
+    if older and not allow_older_cutoff:
+        return Decision(
+            False,
+            f"version {candidate} was trained on cut-off {candidate_cutoff}, before the "
+            f"champion's {champion_cutoff}: an older model never replaces a newer one unless "
+            "champion_model's config says allow_older_cutoff",
+        )
     if significant:
         return Decision(True, f"significant improvement over version {champion}: {summary}")
     return Decision(False, f"no significant improvement over version {champion}: {summary}")
@@ -80,10 +105,13 @@ def promote(
     reason: str,
     name: str = REGISTERED_MODEL,
 ) -> str | None:
-    """Move the alias to `version`; returns the version it replaced."""
+    """Move the alias to `version`; returns the version it replaced.
+
+    The history tags go first: a crash before the alias moves leaves the champion as it was,
+    and one after leaves a champion whose `previous_champion` a rollback can follow.
+    """
     current = champion_version(client, name)
     previous = str(current.version) if current else None
-    client.set_registered_model_alias(name, CHAMPION, version)
     tags = {
         PREVIOUS_TAG: previous or "",
         EVIDENCE_TAG: evidence,
@@ -92,17 +120,29 @@ def promote(
     }
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
+    client.set_registered_model_alias(name, CHAMPION, version)
     return previous
 
 
 def evidence_used(
     client: MlflowClient, version: str, evidence: str, name: str = REGISTERED_MODEL
 ) -> bool:
-    return client.get_model_version(name, version).tags.get(EVIDENCE_TAG) == evidence
+    """Whether this evidence already gave `version` the alias (it holds it, or held it and was
+    rolled back); tags of a promotion that crashed before the alias moved do not count."""
+    tags = client.get_model_version(name, version).tags
+    if tags.get(EVIDENCE_TAG) != evidence:
+        return False
+    current = champion_version(client, name)
+    holds = current is not None and str(current.version) == str(version)
+    return holds or tags.get(ROLLED_BACK_EVIDENCE_TAG) == evidence
 
 
 def rollback(client: MlflowClient, name: str = REGISTERED_MODEL) -> tuple[str, str]:
-    """Give the alias back to the champion before the current one: (restored, replaced)."""
+    """Give the alias back to the champion before the current one: (restored, replaced).
+
+    The replaced version is tagged first, so a crash before the alias moves leaves a champion
+    that a second rollback still takes back, and its evidence never promotes it again.
+    """
     current = champion_version(client, name)
     if current is None:
         raise RollbackError(f"{name} has no {CHAMPION} alias to roll back")
@@ -111,11 +151,12 @@ def rollback(client: MlflowClient, name: str = REGISTERED_MODEL) -> tuple[str, s
         raise RollbackError(
             f"version {current.version} of {name} was the first champion; none came before it"
         )
-    client.set_registered_model_alias(name, CHAMPION, previous)
+    replaced = str(current.version)
     client.set_model_version_tag(
-        name,
-        str(current.version),
-        ROLLED_BACK_AT_TAG,
-        datetime.now(UTC).isoformat(timespec="seconds"),
+        name, replaced, ROLLED_BACK_AT_TAG, datetime.now(UTC).isoformat(timespec="seconds")
     )
-    return previous, str(current.version)
+    client.set_model_version_tag(
+        name, replaced, ROLLED_BACK_EVIDENCE_TAG, current.tags.get(EVIDENCE_TAG, "")
+    )
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    return previous, replaced

@@ -1,4 +1,9 @@
-"""The landing zone: where raw transaction files arrive, on local disk or in an S3 prefix."""
+"""The landing zone: where raw transaction files arrive, on local disk or in an S3 prefix.
+
+A file is being written while its name starts with a dot or ends with `.partial` or `.tmp`
+(write it under such a name, then rename it): such files are not listed at all. Other files
+whose name is not `YYYY-MM-DD.txt` with a real date are listed with the problem of their name.
+"""
 
 import hashlib
 import posixpath
@@ -6,11 +11,12 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from dagster import ConfigurableResource, ResourceDependency
 from pyarrow import fs as pafs
 
-from fraud_assets.partitions import is_landing_file_name
+from fraud_assets.partitions import name_problem
 from fraud_assets.resources.s3 import S3Config
 
 
@@ -26,13 +32,30 @@ class LandedFile:
     def name(self) -> str:
         return posixpath.basename(self.key)
 
+    @property
+    def problem(self) -> str | None:
+        """Why the file's name cannot be ingested, or None."""
+        return name_problem(self.key)
+
+
+def being_written(name: str) -> bool:
+    return name.startswith(".") or name.endswith((".partial", ".tmp"))
+
 
 class LandingZone(ConfigurableResource):
     """Lists landed files and hands them to Spark. Subclasses say where they are."""
 
-    def list_files(self, start_after: str | None = None) -> list[LandedFile]:
-        """Landed files named YYYY-MM-DD.txt, sorted by key, after `start_after` if given."""
+    # Whether a listed file is always complete (an S3 object appears whole when its upload
+    # ends); a local file may still be growing, so the sensor waits until it holds still.
+    arrives_whole: ClassVar[bool] = False
+
+    def list_entries(self) -> list[LandedFile]:
+        """Every file in the zone, sorted by key, whatever its name (but those being written)."""
         raise NotImplementedError
+
+    def list_files(self) -> list[LandedFile]:
+        """The landed files whose names say which period they hold, sorted by key."""
+        return [entry for entry in self.list_entries() if entry.problem is None]
 
     def get(self, name: str) -> LandedFile:
         matches = [f for f in self.list_files() if f.name == name]
@@ -59,17 +82,18 @@ class LocalLandingZone(LandingZone):
 
     path: str
 
-    def list_files(self, start_after: str | None = None) -> list[LandedFile]:
+    def list_entries(self) -> list[LandedFile]:
         root = Path(self.path)
         if not root.is_dir():
             return []
         found = []
         for entry in sorted(root.iterdir()):
-            if not entry.is_file() or not is_landing_file_name(entry.name):
+            if being_written(entry.name) or entry.is_symlink() or not entry.is_file():
                 continue
-            if start_after is not None and entry.name <= start_after:
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
                 continue
-            stat = entry.stat()
             fingerprint = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}".encode()
             found.append(
                 LandedFile(
@@ -104,16 +128,16 @@ class S3LandingZone(LandingZone):
     use_s3a: bool = False
     staging_dir: str
 
-    def list_files(self, start_after: str | None = None) -> list[LandedFile]:
+    arrives_whole: ClassVar[bool] = True
+
+    def list_entries(self) -> list[LandedFile]:
         client = self.s3.client()
-        options = {"Bucket": self.bucket, "Prefix": self.prefix}
-        if start_after is not None:
-            options["StartAfter"] = posixpath.join(self.prefix, start_after)
         found = []
-        for page in client.get_paginator("list_objects_v2").paginate(**options):
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
             for item in page.get("Contents", []):
                 relative = item["Key"][len(self.prefix) :]
-                if "/" in relative or not is_landing_file_name(relative):
+                if "/" in relative or not relative or being_written(relative):
                     continue
                 found.append(
                     LandedFile(key=relative, version=item["ETag"].strip('"'), size=item["Size"])

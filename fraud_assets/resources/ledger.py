@@ -1,13 +1,22 @@
-"""The landing ledger: one record per landed file that was ingested (key, version, size,
-rows, days covered). The raw step writes it, the cleaning step marks it `cleaned` once every
-check passed. The sensor skips files whose current version is cleaned; the row conservation
-check compares raw rows with the lines counted here."""
+"""The landing ledger: what was ingested of each landed file (key, version, size, rows, days
+covered, run) and whether every check on it passed.
+
+Each run writes records of its own only, one per file, under
+`_landing_ledger/<key>/<run_id>.json`: the raw step records the file, the cleaning step marks
+that record `cleaned` once every check passed. An update names the key, the version and the run
+it expects and is refused when the record holds others, so two runs on the same file (a file
+replaced while its first run still works) never overwrite each other. A file's state is its
+newest record. The sensor skips files whose current version is cleaned; the row conservation
+check compares raw rows with the lines counted here; the features know from it which days hold
+data.
+"""
 
 from dataclasses import asdict, dataclass, replace
+from datetime import date
 
 from dagster import ConfigurableResource, ResourceDependency
 
-from fraud_assets.resources.storage import StorageRoot
+from fraud_assets.resources.storage import StorageError, StorageRoot
 
 _FOLDER = "_landing_ledger"
 
@@ -25,26 +34,75 @@ class LandingRecord:
     recorded_at: str
     cleaned: bool = False
 
+    def covers(self, day: str) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
+class LedgerConflictError(StorageError):
+    """A ledger update found another version or run than the one it expected."""
+
 
 class LandingLedger(ConfigurableResource):
     root: ResourceDependency[StorageRoot]
 
+    @staticmethod
+    def _path(key: str, run_id: str) -> str:
+        return f"{_FOLDER}/{key}/{run_id}.json"
+
     def record(self, record: LandingRecord) -> None:
-        self.root.store().write_json(f"{_FOLDER}/{record.key}.json", asdict(record))
+        self.root.store().write_json(self._path(record.key, record.run_id), asdict(record))
 
     def get(self, key: str) -> LandingRecord | None:
-        document = self.root.store().read_json(f"{_FOLDER}/{key}.json")
-        return LandingRecord(**document) if document else None
+        """The newest record of a file."""
+        history = self._history(key)
+        return history[-1] if history else None
 
-    def mark_cleaned(self, key: str) -> None:
-        record = self.get(key)
-        if record is not None:
-            self.record(replace(record, cleaned=True))
+    def mark_cleaned(self, key: str, version: str, run_id: str) -> None:
+        """Mark the record that run `run_id` wrote for `version` of `key` as cleaned."""
+        document = self.root.store().read_json(self._path(key, run_id))
+        if document is None or document["version"] != version:
+            found = "no record" if document is None else f"version {document['version']}"
+            raise LedgerConflictError(
+                f"ledger: run {run_id} recorded {found} for {key}, not version {version}; "
+                "the file is not marked cleaned"
+            )
+        self.record(replace(LandingRecord(**document), cleaned=True))
 
     def cleaned_versions(self) -> dict[str, str]:
-        """Key -> version of the files ingested through cleaning with every check passing."""
+        """Key -> version of the files whose newest record passed every check."""
         return {record.key: record.version for record in self.records() if record.cleaned}
 
     def records(self) -> list[LandingRecord]:
-        documents = self.root.store().list_json(_FOLDER)
-        return sorted((LandingRecord(**d) for d in documents), key=lambda r: r.key)
+        """The newest record of each file, by key."""
+        newest: dict[str, LandingRecord] = {}
+        for record in self._all():
+            if record.key not in newest or _order(record) > _order(newest[record.key]):
+                newest[record.key] = record
+        return [newest[key] for key in sorted(newest)]
+
+    def days_with_data(self, first: date, last: date) -> dict[str, str]:
+        """Day -> the file that holds rows for it, for the days in first..last."""
+        low, high = first.isoformat(), last.isoformat()
+        found = {}
+        for record in self.records():
+            if record.rows > 0 and record.first_day <= high and record.last_day >= low:
+                period = _days(max(record.first_day, low), min(record.last_day, high))
+                found.update(dict.fromkeys(period, record.key))
+        return found
+
+    def _history(self, key: str) -> list[LandingRecord]:
+        documents = self.root.store().list_json(f"{_FOLDER}/{key}")
+        return sorted((LandingRecord(**d) for d in documents), key=_order)
+
+    def _all(self) -> list[LandingRecord]:
+        documents = self.root.store().list_json(_FOLDER, recursive=True)
+        return [LandingRecord(**d) for d in documents]
+
+
+def _order(record: LandingRecord) -> tuple[str, str]:
+    return record.recorded_at, record.run_id
+
+
+def _days(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [date.fromordinal(n).isoformat() for n in range(start.toordinal(), end.toordinal() + 1)]

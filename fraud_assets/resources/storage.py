@@ -9,18 +9,26 @@ Assets may name Spark SQL aggregates in their definition metadata under `observe
 (name -> expression); they are computed while the output is written, in the same pass over the
 data, and attached to the materialisation.
 
-A write goes to a new version and then swaps each day's pointer with one atomic rename (local)
-or one PUT (S3). A failed or killed run leaves at most an unreferenced version that no reader
-sees; the version a pointer leaves is deleted once the new one is published.
+Writing is two steps, so that blocking checks run before anyone can read the data:
+`stage` writes a new, unreferenced version; `publish` swaps each day's pointer to it with one
+atomic rename (local) or one PUT (S3). An asset stages its output, runs its blocking checks on
+the staged data, and yields the staged version as its output only when they pass; the IO manager
+then publishes it. A failed check or a killed run leaves readers the previous version.
+
+A version a pointer leaves (or a staged version whose checks failed) is retired, not deleted:
+runs that read the old pointer may still be reading its files. Retired versions are deleted by a
+later publication once `grace_hours` have passed and no pointer refers to them.
 """
 
+import contextlib
 import json
 import posixpath
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -55,6 +63,31 @@ class PartitionMismatchError(StorageError):
     """An asset produced rows for days outside the partitions its run was asked for."""
 
 
+class EmptyOverDataError(StorageError):
+    """A publication would replace a day that holds rows with an empty day."""
+
+
+@dataclass(frozen=True)
+class StagedVersion:
+    """Days of an asset written as a new version that no reader sees until it is published."""
+
+    asset: str
+    version: str
+    keys: tuple[str, ...]
+    rows: dict[str, int]
+    files: dict[str, list[dict[str, Any]]]
+    schema_json: str
+    observed: dict[str, Any]
+    seconds_to_write: float
+    path: str
+    empty_allowed: frozenset[str] = frozenset()
+
+    def allowing_empty(self, days: set[str] | frozenset[str]) -> "StagedVersion":
+        """The same version, allowed to publish an empty day over published rows on `days`
+        (their source was re-ingested and truly holds none)."""
+        return replace(self, empty_allowed=frozenset(days) & frozenset(self.keys))
+
+
 @dataclass(frozen=True)
 class ObjectStore:
     """A pyarrow filesystem and a root inside it, with atomic JSON documents."""
@@ -80,14 +113,32 @@ class ObjectStore:
         except FileNotFoundError:
             return None
 
-    def list_json(self, relative_dir: str) -> list[dict[str, Any]]:
-        selector = pafs.FileSelector(self.path(relative_dir), allow_not_found=True)
+    def list_json(self, relative_dir: str, recursive: bool = False) -> list[dict[str, Any]]:
+        return [doc for _, doc in self.list_json_with_paths(relative_dir, recursive)]
+
+    def list_json_with_paths(
+        self, relative_dir: str, recursive: bool = False
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """(path relative to the root, document) of each JSON document in a folder; a document
+        deleted while the folder is listed is left out."""
+        selector = pafs.FileSelector(
+            self.path(relative_dir), allow_not_found=True, recursive=recursive
+        )
         documents = []
         for info in self.filesystem.get_file_info(selector):
-            if info.is_file and info.path.endswith(".json"):
+            if not (info.is_file and info.path.endswith(".json")):
+                continue
+            try:
                 with self.filesystem.open_input_stream(info.path) as stream:
-                    documents.append(json.loads(stream.read()))
-        return documents
+                    document = json.loads(stream.read())
+            except FileNotFoundError:
+                continue
+            documents.append((posixpath.relpath(info.path, self.root), document))
+        return sorted(documents, key=lambda item: item[0])
+
+    def delete_file(self, relative: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.filesystem.delete_file(self.path(relative))
 
     def upload_parquet(self, local_dir: str, relative: str) -> None:
         """Copy the parquet files under a local folder to `relative`, keeping sub-folders
@@ -184,11 +235,14 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
     """Spark DataFrames in and out, one parquet directory per asset and day partition.
 
     Outputs carry a `day` column; a run over a range of days writes them in one Spark job.
-    Subclasses only say where the root is and how Spark reaches it.
+    An output is either a DataFrame (staged and published at once) or a `StagedVersion` that
+    the asset staged with `stage` and checked (published as it is). Subclasses only say where
+    the root is and how Spark reaches it.
     """
 
     spark: ResourceDependency[SparkResource]
     root: ResourceDependency[StorageRoot]
+    grace_hours: float = 24.0
 
     def store(self) -> ObjectStore:
         return self.root.store()
@@ -202,28 +256,37 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
     def discard_write(self, target: WriteTarget, relative: str) -> None:
         self.store().delete_dir(relative)
 
-    def read_location(self, relative: str, days: list[str]) -> str:
-        """The URI Spark reads a version from, with the given days available under it."""
+    def read_location(self, relative: str, days: dict[str, list[dict[str, Any]] | None]) -> str:
+        """The URI Spark reads a version from, with the given days (and, when known, their
+        files) available under it."""
         raise NotImplementedError
 
-    def handle_output(self, context: OutputContext, obj: DataFrame) -> None:
-        if PARTITION_COLUMN not in obj.columns:
+    def stage(
+        self,
+        asset_path: list[str],
+        frame: DataFrame,
+        keys: list[str],
+        run_id: str,
+        observed_metrics: dict[str, str] | None = None,
+    ) -> StagedVersion:
+        """Write `frame` (rows of `keys` only) as a new version that no reader sees yet."""
+        asset = posixpath.join(*asset_path)
+        if PARTITION_COLUMN not in frame.columns:
             raise StorageError(
-                f"{context.asset_key.to_user_string()} has no '{PARTITION_COLUMN}' column; "
-                "partitioned outputs must say which day each row belongs to"
+                f"{asset} has no '{PARTITION_COLUMN}' column; partitioned outputs must say "
+                "which day each row belongs to"
             )
-        asset = posixpath.join(*context.asset_key.path)
-        keys = list(context.asset_partition_keys)
-        version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{context.run_id[:8]}-{uuid.uuid4().hex[:8]}"
+        version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{run_id[:8]}-{uuid.uuid4().hex[:8]}"
         relative = posixpath.join(asset, "versions", version)
         target = self.write_target(relative)
-        metrics = context.definition_metadata.get(OBSERVED_METRICS) or {}
-        observation = Observation(f"{asset}@{version}") if metrics else None
+        observation = Observation(f"{asset}@{version}") if observed_metrics else None
         if observation:
-            obj = obj.observe(observation, *[F.expr(sql).alias(n) for n, sql in metrics.items()])
+            frame = frame.observe(
+                observation, *[F.expr(sql).alias(n) for n, sql in observed_metrics.items()]
+            )
         started = time.monotonic()
         try:
-            obj.write.mode("errorifexists").partitionBy(PARTITION_COLUMN).parquet(target.uri)
+            frame.write.mode("errorifexists").partitionBy(PARTITION_COLUMN).parquet(target.uri)
             files = _files_by_day(target.filesystem, target.path)
             unexpected = sorted(set(files) - set(keys))
             if unexpected:
@@ -231,30 +294,129 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
                     f"{asset} wrote rows for days {unexpected[:5]} outside its run's partitions "
                     f"{keys[0]}..{keys[-1]}; nothing was published"
                 )
-            schema = StructType([f for f in obj.schema.fields if f.name != PARTITION_COLUMN])
+            schema = StructType([f for f in frame.schema.fields if f.name != PARTITION_COLUMN])
             for key in keys:
                 if key not in files:
                     files[key] = [_write_empty(target, key, schema)]
             rows = {key: _parquet_rows(target.filesystem, files[key]) for key in keys}
+            manifest = {key: _manifest(target.filesystem, files[key]) for key in keys}
             self.finish_write(target, relative)
         except BaseException:
             self.discard_write(target, relative)
             raise
-        store = self.store()
-        _publish(store, asset, version, keys, rows, obj.schema.json())
-        observed = observed_metadata(observation.get) if observation else {}
-        context.add_output_metadata(
-            {
-                **observed,
-                "rows": sum(rows.values()),
-                "partitions": len(keys),
-                "rows_per_day_min": min(rows.values()),
-                "rows_per_day_max": max(rows.values()),
-                "seconds_to_write": round(time.monotonic() - started, 2),
-                "version": version,
-                "path": store.path(relative),
-            }
+        return StagedVersion(
+            asset=asset,
+            version=version,
+            keys=tuple(keys),
+            rows=rows,
+            files=manifest,
+            schema_json=frame.schema.json(),
+            observed=observed_metadata(observation.get) if observation else {},
+            seconds_to_write=round(time.monotonic() - started, 2),
+            path=self.store().path(relative),
         )
+
+    def read_staged(self, staged: StagedVersion) -> DataFrame:
+        """The staged days as one DataFrame, read from storage as a reader will read them."""
+        pointers = {
+            key: {"version": staged.version, "schema": staged.schema_json, "files": files}
+            for key, files in staged.files.items()
+        }
+        return self._read(staged.asset, pointers)
+
+    def discard(self, staged: StagedVersion) -> None:
+        """Give up a staged version: it is never published, and is deleted after the grace
+        period (until then it can be inspected at `staged.path`)."""
+        store = self.store()
+        now = datetime.now(UTC).isoformat()
+        for key in staged.keys:
+            _retire(store, staged.asset, staged.version, key, now)
+
+    def publish(self, staged: StagedVersion) -> dict[str, Any]:
+        """Point each staged day at the staged version; returns the metadata of the write.
+
+        Refuses (and publishes nothing) when a day holding rows would become empty, unless
+        the staged version allows it for that day.
+        """
+        store = self.store()
+        previous = self._pointers(staged.asset, list(staged.keys))
+        emptied = [
+            f"{key} ({previous[key]['rows']} rows)"
+            for key in staged.keys
+            if staged.rows[key] == 0
+            and previous.get(key, {}).get("rows", 0) > 0
+            and key not in staged.empty_allowed
+        ]
+        if emptied:
+            raise EmptyOverDataError(
+                f"{staged.asset}: the new version {staged.version} has no rows for "
+                f"{len(emptied)} days that hold data now: {', '.join(emptied[:5])}; nothing was "
+                "published. Re-ingest the file that covers these days if it truly has none."
+            )
+        published_at = datetime.now(UTC).isoformat()
+        for key in staged.keys:
+            store.write_json(
+                _pointer_path(staged.asset, key),
+                {
+                    "version": staged.version,
+                    "rows": staged.rows[key],
+                    "files": staged.files[key],
+                    "schema": staged.schema_json,
+                    "at": published_at,
+                },
+            )
+            old = previous.get(key)
+            if old and old["version"] != staged.version:
+                _retire(store, staged.asset, old["version"], key, published_at)
+        self.delete_expired(staged.asset)
+        return {
+            **staged.observed,
+            "rows": sum(staged.rows.values()),
+            "partitions": len(staged.keys),
+            "rows_per_day_min": min(staged.rows.values()),
+            "rows_per_day_max": max(staged.rows.values()),
+            "seconds_to_write": staged.seconds_to_write,
+            "seconds_to_publish": round(
+                (datetime.now(UTC) - datetime.fromisoformat(published_at)).total_seconds(), 3
+            ),
+            "version": staged.version,
+            "path": staged.path,
+        }
+
+    def delete_expired(self, asset: str) -> list[str]:
+        """Delete the retired day folders older than the grace period that no pointer uses;
+        returns them as `version/day`."""
+        store = self.store()
+        cutoff = datetime.now(UTC) - timedelta(hours=self.grace_hours)
+        deleted = []
+        for relative, note in store.list_json_with_paths(posixpath.join(asset, "retired")):
+            if datetime.fromisoformat(note["retired_at"]) > cutoff:
+                continue
+            version, key = note["version"], note["day"]
+            live = store.read_json(_pointer_path(asset, key))
+            if not live or live["version"] != version:
+                store.delete_dir(
+                    posixpath.join(asset, "versions", version, f"{PARTITION_COLUMN}={key}")
+                )
+                deleted.append(f"{version}/{key}")
+            store.delete_file(relative)
+        return deleted
+
+    def handle_output(self, context: OutputContext, obj: DataFrame | StagedVersion) -> None:
+        keys = list(context.asset_partition_keys)
+        asset_path = list(context.asset_key.path)
+        if isinstance(obj, StagedVersion):
+            staged = obj
+            if staged.asset != posixpath.join(*asset_path) or list(staged.keys) != keys:
+                raise StorageError(
+                    f"staged version of {staged.asset} for {staged.keys[0]}..{staged.keys[-1]} "
+                    f"is not the output of {context.asset_key.to_user_string()} for "
+                    f"{keys[0]}..{keys[-1]}"
+                )
+        else:
+            metrics = context.definition_metadata.get(OBSERVED_METRICS) or {}
+            staged = self.stage(asset_path, obj, keys, context.run_id, metrics)
+        context.add_output_metadata(self.publish(staged))
 
     def load_input(self, context: InputContext) -> DataFrame:
         return self.read_partitions(
@@ -265,22 +427,27 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         """The days among `keys` that have a published version."""
         return sorted(self._pointers(posixpath.join(*asset_path), keys))
 
+    def published_rows(self, asset_path: list[str], keys: list[str]) -> dict[str, int]:
+        """Rows of each published day among `keys` (from the pointers: no data is read)."""
+        pointers = self._pointers(posixpath.join(*asset_path), keys)
+        return {key: int(pointer["rows"]) for key, pointer in pointers.items()}
+
     def _pointers(self, asset: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         store = self.store()
-        pointers = {
-            key: store.read_json(posixpath.join(asset, "partitions", f"{key}.json")) for key in keys
-        }
+        pointers = {key: store.read_json(_pointer_path(asset, key)) for key in keys}
         return {key: pointer for key, pointer in pointers.items() if pointer}
 
     def read_partitions(
-        self, asset_path: list[str], keys: list[str], warn=lambda message: None
+        self,
+        asset_path: list[str],
+        keys: list[str],
+        warn: Callable[[str], None] = lambda message: None,
     ) -> DataFrame:
-        """The stored days of an asset as one DataFrame (with its `day` column).
+        """The published days of an asset as one DataFrame (with its `day` column).
 
         Days never materialised are skipped with a warning (a look-back reaches before the
         first file); none at all is an error.
         """
-        spark = self.spark.spark_session
         asset = posixpath.join(*asset_path)
         present = self._pointers(asset, keys)
         missing = sorted(set(keys) - set(present))
@@ -294,16 +461,40 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
                 f"{asset} has no materialised partition among {len(keys)} requested days "
                 f"({min(keys)}..{max(keys)}); materialise it first"
             )
+        return self._read(asset, present)
+
+    def _read(self, asset: str, pointers: dict[str, dict[str, Any]]) -> DataFrame:
+        spark = self.spark.spark_session
         by_version: dict[str, list[str]] = {}
-        for key, pointer in sorted(present.items()):
+        for key, pointer in sorted(pointers.items()):
             by_version.setdefault(pointer["version"], []).append(key)
         frames = []
         for version, days in by_version.items():
-            base = self.read_location(posixpath.join(asset, "versions", version), days)
+            base = self.read_location(
+                posixpath.join(asset, "versions", version),
+                {day: pointers[day].get("files") for day in days},
+            )
             paths = [f"{base}/{PARTITION_COLUMN}={day}" for day in days]
-            schema = StructType.fromJson(json.loads(present[days[0]]["schema"]))
+            schema = StructType.fromJson(json.loads(pointers[days[0]]["schema"]))
             frames.append(spark.read.schema(schema).option("basePath", base).parquet(*paths))
         return reduce(DataFrame.unionByName, frames)
+
+
+def _pointer_path(asset: str, key: str) -> str:
+    return posixpath.join(asset, "partitions", f"{key}.json")
+
+
+def _retire(store: ObjectStore, asset: str, version: str, key: str, at: str) -> None:
+    store.write_json(
+        posixpath.join(asset, "retired", f"{version}.{key}.json"),
+        {"version": version, "day": key, "retired_at": at},
+    )
+
+
+def _manifest(filesystem: pafs.FileSystem, paths: list[str]) -> list[dict[str, Any]]:
+    """Name and size of each file of a day: a copy is complete only when it has them all."""
+    infos = filesystem.get_file_info(paths)
+    return sorted(({"name": i.base_name, "size": i.size} for i in infos), key=lambda f: f["name"])
 
 
 def _write_empty(target: WriteTarget, key: str, schema: StructType) -> str:
@@ -315,28 +506,6 @@ def _write_empty(target: WriteTarget, key: str, schema: StructType) -> str:
     return path
 
 
-def _publish(
-    store: ObjectStore,
-    asset: str,
-    version: str,
-    keys: list[str],
-    rows: dict[str, int],
-    schema_json: str,
-) -> None:
-    published_at = datetime.now(UTC).isoformat()
-    for key in keys:
-        pointer = posixpath.join(asset, "partitions", f"{key}.json")
-        previous = store.read_json(pointer)
-        store.write_json(
-            pointer,
-            {"version": version, "rows": rows[key], "schema": schema_json, "at": published_at},
-        )
-        if previous and previous["version"] != version:
-            store.delete_dir(
-                posixpath.join(asset, "versions", previous["version"], f"{PARTITION_COLUMN}={key}")
-            )
-
-
 class LocalParquetIOManager(PartitionedParquetIOManager):
     """The embedded default: a folder on local disk, no services."""
 
@@ -344,7 +513,7 @@ class LocalParquetIOManager(PartitionedParquetIOManager):
         path = self.store().path(relative)
         return WriteTarget(Path(path).as_uri(), pafs.LocalFileSystem(), path)
 
-    def read_location(self, relative: str, days: list[str]) -> str:
+    def read_location(self, relative: str, days: dict[str, list[dict[str, Any]] | None]) -> str:
         return Path(self.store().path(relative)).as_uri()
 
 
@@ -378,18 +547,38 @@ class S3ParquetIOManager(PartitionedParquetIOManager):
         if not self.use_s3a:
             shutil.rmtree(target.path, ignore_errors=True)
 
-    def read_location(self, relative: str, days: list[str]) -> str:
+    def read_location(self, relative: str, days: dict[str, list[dict[str, Any]] | None]) -> str:
         store = self.store()
         if self.use_s3a:
             return f"s3a://{store.path(relative)}"
         cached = Path(self.local_dir, "cache", relative)
-        for day in days:
+        for day, expected in days.items():
             folder = cached / f"{PARTITION_COLUMN}={day}"
             if folder.exists():
                 continue
-            # Versions never change once published: a folder in the cache is complete.
+            # A folder enters the cache whole or not at all: downloaded beside it, compared
+            # with the files the pointer lists, then renamed into place.
             partial = cached / f".{folder.name}.{uuid.uuid4().hex}"
-            store.download(posixpath.join(relative, folder.name), partial)
-            partial.mkdir(parents=True, exist_ok=True)
-            partial.rename(folder)
+            try:
+                store.download(posixpath.join(relative, folder.name), partial)
+                partial.mkdir(parents=True, exist_ok=True)
+                _verify_copy(partial, expected, store.path(relative, folder.name))
+                partial.rename(folder)
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
         return cached.as_uri()
+
+
+def _verify_copy(folder: Path, expected: list[dict[str, Any]] | None, source: str) -> None:
+    """The downloaded day holds exactly the files its pointer lists, at their sizes."""
+    if expected is None:
+        return
+    found = sorted(
+        ({"name": p.name, "size": p.stat().st_size} for p in folder.rglob("*") if p.is_file()),
+        key=lambda f: f["name"],
+    )
+    if found != expected:
+        raise StorageError(
+            f"{source} holds {len(found)} files where its pointer lists {len(expected)} (or their "
+            "sizes differ): it is being deleted or was changed; nothing was cached. Retry the run."
+        )

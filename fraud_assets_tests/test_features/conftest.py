@@ -13,7 +13,7 @@ from fraud_assets.features.assets import FEATURES
 from fraud_assets.jobs import process_landed_file
 from fraud_assets.partitions import file_period, file_run_tags
 from fraud_assets.settings import Settings
-from fraud_assets_tests.conftest import TEST_SPARK_CONFIG
+from fraud_assets_tests.conftest import TEST_MAX_QUARANTINE_SHARE, TEST_SPARK_CONFIG
 
 FILES = ("2019-08-22.txt", "2019-09-21.txt", "2019-10-21.txt")
 THREE_FILES = GeneratorConfig(
@@ -38,6 +38,8 @@ def pipeline_settings(root: Path, landing: Path, files: tuple[str, ...] = FILES)
         landing_dir=data / "landing",
         storage_dir=data / "warehouse",
         spark_conf=TEST_SPARK_CONFIG,
+        # The shared test files carry every defect at hundreds of times the real rates.
+        max_quarantine_share=TEST_MAX_QUARANTINE_SHARE,
     )
 
 

@@ -4,7 +4,7 @@ One transaction at a time, each window selected by its definition, nothing share
 rows: no running totals, no window frames, nothing clever to get wrong the same way twice.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -20,13 +20,13 @@ from pyspark.sql.types import (
 )
 
 from fraud_assets.datagen.simulator import (
-    TIME_ORIGIN,
     FraudState,
     make_population,
     simulate_day,
 )
 
 DAY = 86_400
+SIMULATION_START = date(2019, 8, 22)
 EPOCH = datetime(1970, 1, 1)
 
 CLEANED_SCHEMA = StructType(
@@ -81,15 +81,16 @@ def simulated_cleaned(days: int, customers: int, terminals: int, seed: int) -> p
     state = FraudState()
     frames, next_id = [], 0
     for offset in range(days):
-        day = TIME_ORIGIN.date() + timedelta(days=offset)
-        tx = simulate_day(day, population, state, rng)
+        day = SIMULATION_START + timedelta(days=offset)
+        tx = simulate_day(day, population, state, rng, start=SIMULATION_START)
         ids = np.arange(next_id, next_id + len(tx))
         next_id += len(tx)
         frames.append(
             pd.DataFrame(
                 {
                     "transaction_id": ids,
-                    "tx_datetime": pd.Timestamp(TIME_ORIGIN) + pd.to_timedelta(tx.seconds, "s"),
+                    "tx_datetime": pd.Timestamp(SIMULATION_START)
+                    + pd.to_timedelta(tx.seconds, "s"),
                     "customer_id": tx.customer_id,
                     "terminal_id": tx.terminal_id,
                     "tx_amount": np.round(tx.amount, 2),

@@ -1,3 +1,4 @@
+from datetime import date
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -6,6 +7,7 @@ from fraud_assets.ingestion.cleaning import classify
 from fraud_assets.ingestion.landing import header_lines, parse_landed_file
 from fraud_assets.partitions import file_period
 
+ORIGIN = date(2019, 8, 22)
 HEADER = (
     "# tranaction_id | tx_datetime | customer_id | terminal_id | tx_amount | tx_time_seconds"
     " | tx_time_days | tx_fraud | tx_fraud_scenario\n"
@@ -48,5 +50,5 @@ def parse(spark: SparkSession, path: Path, period_days: int = 30):
 def classify_file(spark: SparkSession, path: Path, period_days: int = 30) -> dict[int, dict]:
     """line number -> the classified row as a dict."""
     raw, _ = parse(spark, path, period_days)
-    rows = classify(raw, period_days).collect()
+    rows = classify(raw, period_days, ORIGIN).collect()
     return {row["line_number"]: row.asDict() for row in rows}

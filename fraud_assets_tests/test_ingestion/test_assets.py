@@ -37,7 +37,9 @@ def test_one_file_becomes_raw_cleaned_and_quarantined_days(landed):
     checks = _checks(result)
     assert sorted(checks) == [
         "no_nulls",
+        "quarantine_share",
         "row_conservation",
+        "time_origin",
         "tx_datetime_within_file_period",
         "unique_transaction_id",
     ]

@@ -5,14 +5,14 @@ from pyspark.sql import functions as F
 
 from fraud_assets.ingestion import checks
 from fraud_assets.ingestion.cleaning import DUPLICATE, classify, cleaned_rows, quarantined_rows
-from fraud_assets_tests.test_ingestion.helpers import parse
+from fraud_assets_tests.test_ingestion.helpers import ORIGIN, parse
 
 
 @pytest.fixture(scope="module")
 def outputs(spark, small_landing):
     raw, _ = parse(spark, small_landing / "2019-08-22.txt")
     raw = raw.cache()
-    classified = classify(raw, 30).cache()
+    classified = classify(raw, 30, ORIGIN).cache()
     return {
         "raw": raw,
         "cleaned": cleaned_rows(classified),

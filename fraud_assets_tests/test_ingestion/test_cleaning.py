@@ -12,6 +12,7 @@ from fraud_assets.ingestion.cleaning import (
 from fraud_assets.ingestion.schema import CLEANED_COLUMNS, QUARANTINED_COLUMNS
 from fraud_assets_tests.test_ingestion.helpers import (
     HEADER,
+    ORIGIN,
     classify_file,
     good_line,
     parse,
@@ -134,7 +135,7 @@ def test_bad_encoding_and_truncated_last_line(spark, tmp_path):
 
 def test_generated_file_rows_are_conserved_and_outputs_typed(spark, small_landing):
     raw, rows = parse(spark, small_landing / "2019-08-22.txt")
-    classified = classify(raw, 30)
+    classified = classify(raw, 30, ORIGIN)
     cleaned, quarantined = cleaned_rows(classified), quarantined_rows(classified)
     duplicates = classified.where(F.col("status") == DUPLICATE).count()
     assert raw.count() == rows == cleaned.count() + quarantined.count() + duplicates
