@@ -60,7 +60,25 @@ def dagster_home(settings: Settings) -> Path:
             file=sys.stderr,
         )
     os.environ["DAGSTER_HOME"] = str(home)
+    _set_pool_limits(home)
     return home
+
+
+def _set_pool_limits(home: Path) -> None:
+    """Give each pool its limit of one run now: a pool first met by the run queue is only
+    limited from its next pass on, which could start two runs of it together."""
+    from dagster import DagsterInstance
+
+    from fraud_assets.partitions import POOLS
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        if not storage.supports_global_concurrency_limits:
+            return
+        known = storage.get_concurrency_keys()
+        for pool in POOLS:
+            if pool not in known:
+                storage.set_concurrency_slots(pool, 1)
 
 
 def settled_files(

@@ -101,6 +101,13 @@ def overlap_message(pairs: list[tuple[str, str, FilePeriod, FilePeriod]], period
     )
 
 
+# Runs that write days (raw, cleaned, features) wait for each other, since a file's features
+# read the days the previous file publishes; model runs wait for each other, since each decides
+# on the one champion alias. The instance runs one run of a pool at a time (see cli.py).
+DAYS_POOL = "fraud_days"
+MODELS_POOL = "fraud_models"
+POOLS = (DAYS_POOL, MODELS_POOL)
+
 LANDED_FILE_TAG = "fraud_assets/landed_file"
 LANDED_VERSION_TAG = "fraud_assets/landed_version"
 

@@ -31,7 +31,7 @@ def test_pipeline_run_generates_ingests_trains_and_is_idempotent(tmp_path, monke
     assert cli.main(arguments) == 0
     output = capsys.readouterr().out
     assert "2 file(s) processed, 0 run(s) failed" in output
-    assert output.count("checks passed 9/9") == 2
+    assert output.count("checks passed 11/11") == 2
     # The second file's days end the test block of the first model partition.
     assert "model partition 2019-10-06" in output
     assert output.count("checks passed 2/2") == 1
@@ -60,3 +60,40 @@ def test_a_late_file_refreshes_the_feature_days_that_read_its_days():
     refreshed = days_to_refresh([late], before, 37)
     assert refreshed == last.partition_keys
     assert days_to_refresh([last], set(first.partition_keys), 37) == []
+
+
+def test_the_instance_runs_one_run_of_a_pool_at_a_time(tmp_path, monkeypatch):
+    """What the run queue decides on the instance `fraud-pipeline` writes: a second run that
+    writes days waits while one runs, a model run does not."""
+    from dagster import DagsterEvent, DagsterEventType, DagsterRunStatus, RunsFilter
+    from dagster._core.instance.config import PoolGranularity
+    from dagster._core.op_concurrency_limits_counter import GlobalOpConcurrencyLimitsCounter
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("FRAUD_DATA_DIR", str(tmp_path / "data"))
+    settings = Settings.from_env()
+    home = cli.dagster_home(settings)
+    assert "granularity: run" in (home / "dagster.yaml").read_text()
+    defs = build_definitions(settings)
+    with DagsterInstance.from_config(str(home)) as instance:
+        config = instance.get_concurrency_config().pool_config
+        assert config.pool_granularity == PoolGranularity.RUN
+        storage = instance.event_log_storage
+        assert storage.get_concurrency_info("fraud_days").slot_count == 1
+        ingest = defs.resolve_job_def("process_landed_file")
+        running, waiting = (instance.create_run_for_job(ingest) for _ in range(2))
+        trainer = instance.create_run_for_job(defs.resolve_job_def("train_model"))
+        start = DagsterEvent(DagsterEventType.RUN_START.value, job_name=ingest.name)
+        instance.report_dagster_event(start, run_id=running.run_id)
+        in_progress = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+        assert [r.dagster_run.run_id for r in in_progress] == [running.run_id]
+        counter = GlobalOpConcurrencyLimitsCounter(
+            instance,
+            [waiting, trainer],
+            in_progress,
+            concurrency_keys=storage.get_concurrency_keys(),
+            pool_limits=storage.get_pool_limits(),
+            pool_granularity=config.pool_granularity,
+        )
+        assert counter.is_blocked(waiting)
+        assert not counter.is_blocked(trainer)

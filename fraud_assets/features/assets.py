@@ -31,8 +31,8 @@ from fraud_assets.features.transforms import (
     REFERENCE_FEATURES,
     reference_features,
 )
-from fraud_assets.ingestion.assets import CLEANED, DAYS_POOL, IO_MANAGER
-from fraud_assets.partitions import DAILY_PARTITIONS
+from fraud_assets.ingestion.assets import CLEANED, IO_MANAGER
+from fraud_assets.partitions import DAILY_PARTITIONS, DAYS_POOL
 from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.resources.storage import PartitionedParquetIOManager, StagedVersion
 

@@ -43,6 +43,7 @@ from fraud_assets.ingestion.landing import header_lines, parse_landed_file
 from fraud_assets.metadata import markdown_table, preview
 from fraud_assets.partitions import (
     DAILY_PARTITIONS,
+    DAYS_POOL,
     LANDED_FILE_TAG,
     LANDED_VERSION_TAG,
     FilePeriod,
@@ -58,9 +59,6 @@ from fraud_assets.resources.storage import PartitionedParquetIOManager
 
 GROUP = "ingestion"
 IO_MANAGER = "parquet_io_manager"
-# Runs that write days (raw, cleaned, features) wait for each other: a file's features read
-# the days the previous file publishes. The instance runs one run of a pool at a time.
-DAYS_POOL = "fraud_days"
 RAW = "raw_transactions"
 CLEANED = "cleaned_transactions"
 QUARANTINED = "quarantined_transactions"

@@ -46,7 +46,7 @@ from fraud_assets.model.training import (
     unseen_customer_rows,
 )
 from fraud_assets.model.tuning import OBJECTIVE, Trial, tune
-from fraud_assets.partitions import DAILY_PARTITIONS
+from fraud_assets.partitions import DAILY_PARTITIONS, MODELS_POOL
 from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
 from fraud_assets.resources.storage import PartitionedParquetIOManager
@@ -57,8 +57,6 @@ CANDIDATE = "fraud_model"
 VALIDATION = "model_validation"
 CHAMPION = "champion_model"
 RECORDS = "record_io_manager"
-# Model runs wait for each other: each decides on the one champion alias.
-MODELS_POOL = "fraud_models"
 MODEL = Settings.from_env().model
 
 # The feature days of a partition: its training window, the delay and the test block.
@@ -110,17 +108,16 @@ def split_of(partition_key: str, model: ModelSettings = MODEL) -> TimeSplit:
     )
 
 
-def _window_rows(
-    context: AssetExecutionContext,
+def window_rows(
+    days: list[str],
     storage: PartitionedParquetIOManager,
     ledger: LandingLedger,
     features: DataFrame,
     split: TimeSplit,
 ) -> DataFrame:
-    """The window's feature rows; every day of it must be published, and hold rows when a
-    landed file holds data for it."""
+    """The window's feature rows; every day it reads must be published, and hold rows when a
+    landed file holds data for it: a model never trains or tests on an incomplete window."""
     wanted = [split.first_day.isoformat(), split.last_day.isoformat()]
-    days = list(context.asset_partition_keys_for_input("features"))
     rows = storage.published_rows([FEATURES], days)
     missing = sorted(set(days) - set(rows))
     if missing:
@@ -138,6 +135,10 @@ def _window_rows(
             f"({empty[0]}..{empty[-1]}); materialise {FEATURES} for these days first."
         )
     return features.where(F.col("day").between(*wanted))
+
+
+def _feature_days(context: AssetExecutionContext) -> list[str]:
+    return list(context.asset_partition_keys_for_input("features"))
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
@@ -197,7 +198,9 @@ def fraud_model(
 ) -> Iterator[Output[dict[str, Any]] | AssetCheckResult]:
     started = time.monotonic()
     split = split_of(context.partition_key)
-    rows = _window_rows(context, parquet_io_manager, ledger, features, split).persist()
+    rows = window_rows(
+        _feature_days(context), parquet_io_manager, ledger, features, split
+    ).persist()
     fit_rows = rows.where(F.col("day").isin(split.fit))
     validation_rows = unseen_customer_rows(rows, split.train[0], split.validation, 0)
     train_rows = rows.where(F.col("day").isin(split.train))
@@ -355,7 +358,7 @@ def model_validation(
     if config.metric not in METRICS:
         raise ValueError(f"promotion metric {config.metric!r} is not one of {METRICS}")
     split = split_of(context.partition_key)
-    rows = _window_rows(context, parquet_io_manager, ledger, features, split)
+    rows = window_rows(_feature_days(context), parquet_io_manager, ledger, features, split)
     test_rows = unseen_customer_rows(rows, split.train[0], split.test, split.delay_days)
     current = registry.champion_version(mlflow_tracking.client())
     compared_with = (
@@ -534,7 +537,7 @@ def champion_model(
     )
     split = split_of(context.partition_key)
     sample = (
-        _window_rows(context, parquet_io_manager, ledger, features, split)
+        window_rows(_feature_days(context), parquet_io_manager, ledger, features, split)
         .where(F.col("day").isin(split.test))
         .limit(_SAMPLE_ROWS)
     )

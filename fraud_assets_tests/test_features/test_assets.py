@@ -48,7 +48,7 @@ def test_each_file_run_reads_its_look_back_and_records_what_it_found(
     by_day = {r.partition_key: r.asset_materialization.metadata for r in records}
     assert sorted(by_day) == all_days()
     first, third = by_day[all_days()[0]], by_day[all_days()[-1]]
-    assert first["look_back_days_missing"].value == 0, "before the first day there is none"
+    assert first["look_back_days_without_data"].value == 0, "before the first day there is none"
     assert first["look_back_days_read"].value == 0
     assert third["look_back_days_read"].value == 37
     assert third["look_back"].value == "2019-09-14..2019-11-19"

@@ -47,7 +47,7 @@ def test_a_late_file_makes_later_days_stale_until_they_are_recomputed(
     process_file(settings, instance, first)
     gap = process_file(settings, instance, last)
     metadata = gap.asset_materializations_for_node(FEATURES)[0].metadata
-    assert metadata["look_back_days_missing"].value == 30
+    assert metadata["look_back_days_without_data"].value == 30
     automation = evaluate_automation_conditions(
         defs=defs, instance=instance, cursor=automation.cursor
     )

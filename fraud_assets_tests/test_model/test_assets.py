@@ -153,12 +153,17 @@ def test_champion_lifecycle(model_pipeline):
 
 
 def test_a_candidate_below_the_quality_floor_goes_no_further(model_pipeline):
-    _, _, instance = model_pipeline
+    _, client, instance = model_pipeline
+    versions = len(client.search_model_versions("name = 'fraud_detector'"))
     result = _materialize(model_pipeline, "2019-10-13", AMOUNT_ONLY, floor_auc=0.999)
     assert not result.success
     check = _checks(result)["quality_floor"]
     assert not check.passed
     assert "below the quality floor" in check.description
+    assert len(client.search_model_versions("name = 'fraud_detector'")) == versions, (
+        "a candidate below the floor is never registered"
+    )
+    assert result.get_asset_materialization_events() == []
     assert not instance.get_materialized_partitions(model_validation.key, after_cursor=None) & {
         "2019-10-13"
     }

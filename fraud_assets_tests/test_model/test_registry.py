@@ -26,17 +26,88 @@ def client(tmp_path) -> MlflowClient:
     return registry
 
 
+def _decide(candidate, champion, compared_with, significant, used, summary, **more):
+    return decide(candidate, champion, compared_with, significant, used, summary, True, **more)
+
+
 def test_decisions():
-    first = decide("1", None, None, False, False, "no champion")
+    first = _decide("1", None, None, False, False, "no champion")
     assert first.promote and "first champion" in first.reason
-    assert not decide("2", "2", "1", True, False, "").promote
-    assert decide("2", "1", "1", True, False, "p = 0.001").promote
-    kept = decide("2", "1", "1", False, False, "p = 0.4")
+    assert not _decide("2", "2", "1", True, False, "").promote
+    assert _decide("2", "1", "1", True, False, "p = 0.001").promote
+    kept = _decide("2", "1", "1", False, False, "p = 0.4")
     assert not kept.promote and "p = 0.4" in kept.reason
-    replayed = decide("2", "1", "1", True, True, "p = 0.001")
+    replayed = _decide("2", "1", "1", True, True, "p = 0.001")
     assert not replayed.promote and "twice" in replayed.reason
-    moved = decide("3", "2", "1", True, False, "p = 0.001")
+    moved = _decide("3", "2", "1", True, False, "p = 0.001")
     assert not moved.promote and "re-materialise model_validation" in moved.reason
+
+
+def test_the_floor_is_decided_even_without_a_champion():
+    below = decide("1", None, None, False, False, "no champion", floor_passed=False)
+    assert not below.promote and "quality floor" in below.reason
+
+
+def test_an_older_cutoff_never_replaces_a_newer_champion_unless_asked():
+    older = _decide(
+        "3",
+        "2",
+        "2",
+        True,
+        False,
+        "p = 0.001",
+        candidate_cutoff="2019-10-06",
+        champion_cutoff="2019-11-05",
+    )
+    assert not older.promote and "allow_older_cutoff" in older.reason
+    asked = _decide(
+        "3",
+        "2",
+        "2",
+        True,
+        False,
+        "p = 0.001",
+        candidate_cutoff="2019-10-06",
+        champion_cutoff="2019-11-05",
+        allow_older_cutoff=True,
+    )
+    assert asked.promote
+    newer = _decide(
+        "3",
+        "2",
+        "2",
+        True,
+        False,
+        "p = 0.001",
+        candidate_cutoff="2019-11-05",
+        champion_cutoff="2019-10-06",
+    )
+    assert newer.promote
+
+
+def test_a_crash_between_tags_and_alias_leaves_a_consistent_registry(client, monkeypatch):
+    promote(client, "1", "validation-a", "first")
+    moving = client.set_registered_model_alias
+
+    def crash(*args, **kwargs):
+        raise ConnectionError("registry went away")
+
+    # Fault injection: the process dies after the history tags, before the alias moves.
+    monkeypatch.setattr(client, "set_registered_model_alias", crash)
+    with pytest.raises(ConnectionError):
+        promote(client, "2", "validation-b", "better")
+    assert str(champion_version(client).version) == "1"
+    assert not evidence_used(client, "2", "validation-b"), "the promotion never happened"
+    with pytest.raises(RollbackError, match="first champion"):
+        rollback(client)
+
+    monkeypatch.setattr(client, "set_registered_model_alias", moving)
+    again = _decide("2", "1", "1", True, evidence_used(client, "2", "validation-b"), "p = 0.01")
+    assert again.promote
+    promote(client, "2", "validation-b", again.reason)
+    assert evidence_used(client, "2", "validation-b")
+    assert rollback(client) == ("1", "2")
+    assert evidence_used(client, "2", "validation-b"), "rolled back: the evidence stays used"
 
 
 def test_promotion_keeps_history_and_rollback_walks_it_back(client):
@@ -66,5 +137,5 @@ def test_a_used_evidence_does_not_promote_again_after_a_rollback(client):
     promote(client, "1", "validation-a", "first")
     promote(client, "2", "validation-b", "better")
     rollback(client)
-    replay = decide("2", "1", "1", True, evidence_used(client, "2", "validation-b"), "p = 0.001")
+    replay = _decide("2", "1", "1", True, evidence_used(client, "2", "validation-b"), "p = 0.001")
     assert not replay.promote

@@ -18,6 +18,8 @@ from fraud_assets.resources.storage import (
     OBSERVED_METRICS,
     LocalParquetIOManager,
     LocalStorageRoot,
+    S3ParquetIOManager,
+    StorageError,
 )
 
 DAYS = DailyPartitionsDefinition(start_date="2020-01-01", end_offset=1)
@@ -28,9 +30,10 @@ RANGE = {
 SEEN: dict[str, list] = {}
 
 
-def _resources(spark_resource, base: Path) -> dict:
+def _resources(spark_resource, base: Path, grace_hours: float = 24.0) -> dict:
     root = LocalStorageRoot(base_path=str(base))
-    return {"io_manager": LocalParquetIOManager(spark=spark_resource, root=root)}
+    manager = LocalParquetIOManager(spark=spark_resource, root=root, grace_hours=grace_hours)
+    return {"io_manager": manager}
 
 
 def _frame(context: AssetExecutionContext, values: list[tuple[int, str]]) -> DataFrame:
@@ -47,7 +50,8 @@ def _frame(context: AssetExecutionContext, values: list[tuple[int, str]]) -> Dat
 def numbers(context: AssetExecutionContext) -> DataFrame:
     version = context.run.tags.get("test/version", "1")
     rows = [(int(version) * 10 + i, "2020-01-01") for i in range(3)]
-    rows += [(int(version) * 10 + 5, "2020-01-02")]
+    if not context.run.tags.get("test/empty"):
+        rows += [(int(version) * 10 + 5, "2020-01-02")]
     if context.run.tags.get("test/outside"):
         rows.append((99, "2020-02-01"))
     frame = _frame(context, rows)
@@ -90,14 +94,77 @@ def test_round_trip_over_a_range_with_an_empty_day(spark_resource, tmp_path):
     assert "| value | 15 |" in metadata["summary"].value
 
 
-def test_rewrite_publishes_the_new_version_and_removes_the_old(spark_resource, tmp_path):
+def test_rewrite_publishes_the_new_version_and_retires_the_old(spark_resource, tmp_path):
     resources = _resources(spark_resource, tmp_path)
     materialize([numbers], resources=resources, tags=RANGE)
     old = _pointer(tmp_path, "2020-01-01")["version"]
     materialize([numbers, reader], resources=resources, tags={**RANGE, "test/version": "2"})
     assert _pointer(tmp_path, "2020-01-01")["version"] != old
-    assert not (tmp_path / "numbers" / "versions" / old / "day=2020-01-01").exists()
     assert SEEN["reader"][0] == (20, "2020-01-01")
+    # A run that read the old pointer before the swap can still read its files.
+    old_day = tmp_path / "numbers" / "versions" / old / "day=2020-01-01"
+    assert old_day.exists()
+    retired = list((tmp_path / "numbers" / "retired").iterdir())
+    assert len(retired) == 3
+
+    storage = _resources(spark_resource, tmp_path, grace_hours=0)["io_manager"]
+    deleted = storage.delete_expired("numbers")
+    assert f"{old}/2020-01-01" in deleted
+    assert not old_day.exists()
+    assert not (tmp_path / "numbers" / "retired").exists() or not any(
+        (tmp_path / "numbers" / "retired").iterdir()
+    )
+    materialize([numbers.to_source_asset(), reader], resources=resources, tags=RANGE)
+    assert SEEN["reader"][0] == (20, "2020-01-01"), "the live version is never deleted"
+
+
+def test_an_empty_day_never_replaces_a_day_with_rows(spark_resource, tmp_path):
+    resources = _resources(spark_resource, tmp_path)
+    materialize([numbers], resources=resources, tags=RANGE)
+    before = _pointer(tmp_path, "2020-01-02")
+    result = materialize(
+        [numbers], resources=resources, tags={**RANGE, "test/empty": "1"}, raise_on_error=False
+    )
+    assert not result.success
+    errors = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "has no rows for 1 days that hold data now: 2020-01-02 (1 rows)" in str(
+        errors[0].event_specific_data.error
+    )
+    assert _pointer(tmp_path, "2020-01-02") == before
+    assert _pointer(tmp_path, "2020-01-01")["version"] == before["version"], "nothing published"
+
+
+def test_a_staged_version_is_invisible_until_published(spark, spark_resource, tmp_path):
+    storage = _resources(spark_resource, tmp_path)["io_manager"]
+    first = spark.createDataFrame([(1, "2020-01-01")], "value int, day string")
+    storage.publish(storage.stage(["numbers"], first, ["2020-01-01"], "run-one"))
+    second = spark.createDataFrame([(2, "2020-01-01")], "value int, day string")
+    staged = storage.stage(["numbers"], second, ["2020-01-01"], "run-two")
+    assert [r["value"] for r in storage.read_staged(staged).collect()] == [2]
+    published = storage.read_partitions(["numbers"], ["2020-01-01"])
+    assert [r["value"] for r in published.collect()] == [1]
+    storage.discard(staged)
+    assert [r["value"] for r in storage.read_partitions(["numbers"], ["2020-01-01"]).collect()] == [
+        1
+    ]
+
+
+def test_the_s3_read_cache_never_keeps_a_day_that_is_half_deleted(spark, spark_resource, tmp_path):
+    remote = LocalStorageRoot(base_path=str(tmp_path / "remote"))
+    storage = S3ParquetIOManager(
+        spark=spark_resource, root=remote, use_s3a=False, local_dir=str(tmp_path / "local")
+    )
+    frame = spark.createDataFrame([(n, "2020-01-01") for n in range(50)], "value int, day string")
+    staged = storage.stage(["numbers"], frame.repartition(3), ["2020-01-01"], "run-one")
+    storage.publish(staged)
+    day = tmp_path / "remote" / "numbers" / "versions" / staged.version / "day=2020-01-01"
+    parts = sorted(day.glob("*.parquet"))
+    assert len(parts) > 1
+    parts[0].unlink()
+    with pytest.raises(StorageError, match="nothing was cached"):
+        storage.read_partitions(["numbers"], ["2020-01-01"]).collect()
+    cache = tmp_path / "local" / "cache" / "numbers" / "versions" / staged.version
+    assert not any(cache.glob("day=*")), "neither the day nor a partial copy stays in the cache"
 
 
 def test_failed_write_leaves_the_published_data_untouched(spark_resource, tmp_path):
