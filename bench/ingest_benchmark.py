@@ -3,9 +3,14 @@ Dagster assets and IO manager, local[*]) and, in the same run, the same rules in
 
     uv run python bench/ingest_benchmark.py --rows 5000000
     uv run python bench/ingest_benchmark.py --rows 47000000 --skip-duckdb   # scale run
+    uv run python bench/ingest_benchmark.py --rows 5000000 --skip-duckdb --cross-file
 
 Prints rows/s for both, their ratio, and the peak resident memory of the process tree
-(Python driver + Spark's JVM), sampled every 0.2 s.
+(Python driver + Spark's JVM), sampled every 0.2 s; for Spark, where the time of each step goes:
+writing the staged outputs, the blocking checks on them, and publishing (the pointer swaps).
+With --cross-file it then ingests the next file (its days follow the first file's) with the
+comparison of its ids against the ids already stored (the default, 37 days back) and without
+(FRAUD_DUPLICATE_LOOKBACK_DAYS=0), alternately, --repeats times each.
 """
 
 import argparse
@@ -87,14 +92,14 @@ def generate(folder: Path, files: int, customers: int, terminals: int, seed: int
     )
 
 
-def landing_file(folder: Path, rows: int, seed: int) -> Path:
-    path = folder / "2019-08-22.txt"
-    if not path.exists():
-        generate(folder, 1, max(1, rows // ROWS_PER_CUSTOMER_PER_FILE), 1000, seed)
-    return path
+def landing_files(folder: Path, rows: int, seed: int, files: int) -> list[Path]:
+    paths = [folder / name for name in ("2019-08-22.txt", "2019-09-21.txt")[:files]]
+    if not all(path.exists() for path in paths):
+        generate(folder, files, max(1, rows // ROWS_PER_CUSTOMER_PER_FILE), 1000, seed)
+    return paths
 
 
-def run_spark(settings: Settings) -> dict:
+def run_spark(settings: Settings, name: str = "2019-08-22.txt") -> dict:
     from dagster import materialize
 
     from fraud_assets.definitions import local_resources
@@ -102,14 +107,20 @@ def run_spark(settings: Settings) -> dict:
     from fraud_assets.partitions import file_period, file_run_tags
 
     resources = local_resources(settings)
-    landed = resources["landing"].get("2019-08-22.txt")
+    landed = resources["landing"].get(name)
     tags = file_run_tags(landed.key, landed.version, file_period(landed.key, 30))
     resources["spark"].spark_session.range(1).count()  # JVM start-up is not ingestion time
     started = time.monotonic()
     result = materialize([raw_transactions, clean_transactions], resources=resources, tags=tags)
     seconds = time.monotonic() - started
     assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
-    meta = result.asset_materializations_for_node("clean_transactions")[0].metadata
+    materialized = {
+        event.asset_key.to_user_string(): event.materialization.metadata
+        for event in result.get_asset_materialization_events()
+    }
+    meta = materialized["cleaned_transactions"]
+    raw_meta = materialized["raw_transactions"]
+    publish = sum(m["seconds_to_publish"].value for m in materialized.values())
     steps = {
         event.step_key: event.event_specific_data.duration_ms / 1000
         for event in result.all_events
@@ -118,6 +129,11 @@ def run_spark(settings: Settings) -> dict:
     return {
         "seconds": seconds,
         "steps": steps,
+        "seconds_to_write": sum(m["seconds_to_write"].value for m in materialized.values()),
+        "seconds_to_check": raw_meta["seconds_to_check"].value + meta["seconds_to_check"].value,
+        "seconds_to_publish": publish,
+        "id_in_other_file": meta.get("quarantined_transaction_id_in_other_file", 0)
+        and meta["quarantined_transaction_id_in_other_file"].value,
         "raw": meta["rows_in"].value,
         "clean": meta["rows_out"].value,
         "quarantined": meta["rows_quarantined"].value,
@@ -131,11 +147,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "data" / "bench")
     parser.add_argument("--skip-duckdb", action="store_true")
+    parser.add_argument("--cross-file", action="store_true")
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
     folder = args.workdir / f"landing-{args.rows}"
     folder.mkdir(parents=True, exist_ok=True)
-    path = landing_file(folder, args.rows, args.seed)
+    paths = landing_files(folder, args.rows, args.seed, 2 if args.cross_file else 1)
+    path = paths[0]
     size_gb = path.stat().st_size / 1e9
 
     results = {}
@@ -159,13 +178,42 @@ def main() -> int:
     with PeakMemory() as memory:
         results["spark"] = run_spark(settings)
     results["spark"]["peak_rss_gb"] = memory.peak / 1e9
+    if args.cross_file:
+        rounds = {37: [], 0: []}
+        for round_number in range(args.repeats):
+            for lookback in (37, 0):
+                compared = dataclasses.replace(settings, duplicate_lookback_days=lookback)
+                outcome = run_spark(compared, paths[1].name)
+                rounds[lookback].append(outcome)
+                print(
+                    f"next file, round {round_number + 1}, look-back {lookback} days: "
+                    f"clean step {outcome['steps']['clean_transactions']:.1f} s, total "
+                    f"{outcome['seconds']:.1f} s",
+                    flush=True,
+                )
+        results["cross_file"] = {
+            f"lookback_{days}": {
+                "clean_step_seconds": [o["steps"]["clean_transactions"] for o in outcomes],
+                "total_seconds": [o["seconds"] for o in outcomes],
+            }
+            for days, outcomes in rounds.items()
+        }
     results["spark"]["peak_rss_gb_by_process"] = {
         name: round(rss / 1e9, 2) for name, rss in memory.by_name.items()
     }
 
     rows = results["spark"]["raw"]
     print(f"file: {path} ({rows:,} rows, {size_gb:.2f} GB)")
-    for engine, figures in results.items():
+    spark = results["spark"]
+    print(
+        f" spark: write staged {spark['seconds_to_write']:.1f} s, checks "
+        f"{spark['seconds_to_check']:.1f} s, publish {spark['seconds_to_publish']:.3f} s "
+        f"({spark['seconds_to_publish'] / spark['seconds']:.2%} of {spark['seconds']:.1f} s)"
+    )
+    for engine in ("duckdb", "spark"):
+        if engine not in results:
+            continue
+        figures = results[engine]
         rate = rows / figures["seconds"]
         print(
             f"{engine:>6}: {figures['seconds']:7.1f} s  {rate:12,.0f} rows/s  "

@@ -173,8 +173,10 @@ def raw_transactions(
         records.append((landed, period, rows, bool(skipped)))
     raw = reduce(DataFrame.unionByName, frames)
     staged = parquet_io_manager.stage([RAW], raw, keys, context.run_id)
+    checking = time.monotonic()
     offsets = time_origin_offsets(parquet_io_manager.read_staged(staged), rules.origin)
     outcome = checks.time_origin([row.asDict() for row in offsets.collect()], rules.origin)
+    seconds_to_check = round(time.monotonic() - checking, 2)
     for landed, *_ in records:
         landing.release(landed)
     yield from gate(RAW, {"time_origin": outcome}, lambda: parquet_io_manager.discard(staged))
@@ -191,6 +193,7 @@ def raw_transactions(
             "rows_in": sum(rows for _, _, rows, _ in records),
             "files": MetadataValue.md(markdown_table(per_file)),
             "seconds": round(time.monotonic() - started, 2),
+            "seconds_to_check": seconds_to_check,
             "preview": MetadataValue.md(preview(parquet_io_manager.read_staged(staged))),
         },
     )
@@ -304,6 +307,7 @@ def clean_transactions(
             [QUARANTINED], quarantined_rows(classified), keys, context.run_id
         )
         # The checks read what was staged, not the plan that produced it.
+        checking = time.monotonic()
         stored_cleaned = storage.read_staged(staged_cleaned)
         stored_quarantined = storage.read_staged(staged_quarantined)
         duplicates = classified.where(F.col("status") == DUPLICATE)
@@ -325,6 +329,8 @@ def clean_transactions(
                 stored_cleaned, rules.file_period_days
             ),
         }
+
+        seconds_to_check = round(time.monotonic() - checking, 2)
 
         def discard() -> None:
             storage.discard(staged_cleaned)
@@ -350,7 +356,8 @@ def clean_transactions(
                 "quarantine_reasons": reasons,
                 **{f"quarantined_{reason}": n for reason, n in by_reason.items()},
                 "repeated_transaction_ids": repeated_count,
-                "seconds_to_classify": round(time.monotonic() - started, 2),
+                "seconds_to_classify_and_stage": round(checking - started, 2),
+                "seconds_to_check": seconds_to_check,
                 "preview": MetadataValue.md(preview(stored_cleaned)),
             },
         )

@@ -16,7 +16,7 @@ from dagster._daemon.backfill import execute_backfill_iteration
 from fraud_assets.features.assets import FEATURES
 from fraud_assets.ingestion.assets import CLEANED, QUARANTINED
 from fraud_assets.partitions import file_period
-from fraud_assets_tests.conftest import TEST_SPARK_CONFIG
+from fraud_assets_tests.conftest import TEST_MAX_QUARANTINE_SHARE, TEST_SPARK_CONFIG
 from fraud_assets_tests.test_features.conftest import (
     FILES,
     all_days,
@@ -45,6 +45,7 @@ def test_a_ui_backfill_over_two_files_reuses_the_first_and_equals_an_in_order_ru
     settings = pipeline_settings(tmp_path, three_files)
     monkeypatch.setenv("FRAUD_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("FRAUD_SPARK_CONF", json.dumps(TEST_SPARK_CONFIG))
+    monkeypatch.setenv("FRAUD_MAX_QUARANTINE_SHARE", str(TEST_MAX_QUARANTINE_SHARE))
     # Runs are submitted straight away and carried out in this process, one after the other.
     overrides = {
         "run_coordinator": {

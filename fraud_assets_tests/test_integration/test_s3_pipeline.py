@@ -9,7 +9,6 @@ from dagster import DagsterInstance
 
 from fraud_assets.datagen import cli as datagen
 from fraud_assets.definitions import build_definitions
-from fraud_assets.ingestion import sensors
 from fraud_assets.jobs import process_landed_file
 from fraud_assets.resources.s3 import S3Config
 from fraud_assets.settings import S3Settings
@@ -25,9 +24,6 @@ def s3_settings(settings, seaweedfs, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     prefix = f"run-{uuid.uuid4().hex[:8]}/"
-    monkeypatch.setattr(
-        sensors, "SETTINGS", dataclasses.replace(sensors.SETTINGS, sensor_full_scan_minutes=0)
-    )
     return dataclasses.replace(
         settings,
         environment="s3",
@@ -60,7 +56,7 @@ def _land(settings, index: int) -> None:
             "--only-file",
             str(index),
             "--defect-scale",
-            "2000",
+            "300",
             "--quiet",
             "--seed",
             "11",
