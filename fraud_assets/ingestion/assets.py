@@ -24,7 +24,7 @@ from dagster import (
     multi_asset,
 )
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fraud_assets.checks import gate
@@ -152,33 +152,20 @@ def raw_transactions(
     files = _files_for_run(context, landing, ledger, rules)
     session = spark.spark_session
     frames, records = [], []
-    for landed in files:
-        period = file_period(landed.key, rules.file_period_days)
-        skipped = header_lines(landed.key, landing.head(landed))
-        frame, rows = parse_landed_file(
-            session, landing.spark_path(landed), landed.key, period, skipped
-        )
-        context.log.info(
-            f"{landed.key}: {rows:,} data lines, days {period.first_day}..{period.last_day}"
-        )
-        outside = sorted(set(period.partition_keys) - set(keys))
-        if outside:
-            context.log.warning(
-                f"{landed.key} covers {len(outside)} days outside this run; their rows are left "
-                "for a run over those days"
-            )
-            # Only then: a filter on `day` makes Spark compute the parsed columns twice.
-            frame = frame.where(F.col("day").isin(keys))
-        frames.append(frame)
-        records.append((landed, period, rows, bool(skipped)))
-    raw = reduce(DataFrame.unionByName, frames)
-    staged = parquet_io_manager.stage([RAW], raw, keys, context.run_id)
+    try:
+        for landed in files:
+            frame, record = _parse(context, session, landing, landed, rules.file_period_days)
+            frames.append(frame)
+            records.append(record)
+        raw = reduce(DataFrame.unionByName, frames)
+        staged = parquet_io_manager.stage([RAW], raw, keys, context.run_id)
+    finally:
+        for landed in files:
+            landing.release(landed)
     checking = time.monotonic()
     offsets = time_origin_offsets(parquet_io_manager.read_staged(staged), rules.origin)
     outcome = checks.time_origin([row.asDict() for row in offsets.collect()], rules.origin)
     seconds_to_check = round(time.monotonic() - checking, 2)
-    for landed, *_ in records:
-        landing.release(landed)
     yield from gate(RAW, {"time_origin": outcome}, lambda: parquet_io_manager.discard(staged))
     whole = [
         (landed, p, rows, h) for landed, p, rows, h in records if set(p.partition_keys) <= set(keys)
@@ -199,6 +186,34 @@ def raw_transactions(
     )
     for landed, period, rows, header in whole:
         ledger.record(_record(landed, period, rows, header, context.run_id))
+
+
+def _parse(
+    context: AssetExecutionContext,
+    session: SparkSession,
+    landing: LandingZone,
+    landed: LandedFile,
+    period_days: int,
+) -> tuple[DataFrame, tuple[LandedFile, FilePeriod, int, bool]]:
+    """The raw rows of one landed file within the run's days, and what the ledger records."""
+    keys = context.partition_keys
+    period = file_period(landed.key, period_days)
+    skipped = header_lines(landed.key, landing.head(landed))
+    frame, rows = parse_landed_file(
+        session, landing.spark_path(landed), landed.key, period, skipped
+    )
+    context.log.info(
+        f"{landed.key}: {rows:,} data lines, days {period.first_day}..{period.last_day}"
+    )
+    outside = sorted(set(period.partition_keys) - set(keys))
+    if outside:
+        context.log.warning(
+            f"{landed.key} covers {len(outside)} days outside this run; their rows are left "
+            "for a run over those days"
+        )
+        # Only then: a filter on `day` makes Spark compute the parsed columns twice.
+        frame = frame.where(F.col("day").isin(keys))
+    return frame, (landed, period, rows, bool(skipped))
 
 
 def _record(
@@ -226,16 +241,27 @@ def _known_ids(
     storage: PartitionedParquetIOManager, raw: DataFrame, keys: list[str], lookback_days: int
 ) -> DataFrame | None:
     """Ids that other files already published as cleaned, on the run's days and the
-    `lookback_days` before them."""
+    `lookback_days` before them, within the range of the run's own ids (ids grow from file to
+    file: the range lets parquet skip whole row groups of the others' ids)."""
     first = date.fromisoformat(keys[0]) - timedelta(days=lookback_days)
     span = (date.fromisoformat(keys[-1]) - first).days + 1
     days = [(first + timedelta(days=n)).isoformat() for n in range(span)]
     present = [day for day, rows in storage.published_rows([CLEANED], days).items() if rows]
     if not present:
         return None
-    files = [row["source_file"] for row in raw.select("source_file").distinct().collect()]
+    ids = F.col("transaction_id").try_cast("long")
+    summary = raw.agg(
+        F.collect_set("source_file").alias("files"),
+        F.min(ids).alias("low"),
+        F.max(ids).alias("high"),
+    ).first()
+    if summary["low"] is None:
+        return None
     stored = storage.read_partitions([CLEANED], present)
-    return stored.where(~F.col("source_file").isin(files)).select("transaction_id")
+    return stored.where(
+        F.col("transaction_id").between(summary["low"], summary["high"])
+        & ~F.col("source_file").isin(summary["files"])
+    ).select("transaction_id")
 
 
 _CHECKS = {

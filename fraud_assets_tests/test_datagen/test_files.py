@@ -1,7 +1,7 @@
 import dataclasses
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -138,3 +138,22 @@ def test_generation_streams_one_day_at_a_time():
     pieces = list(chunks)
     assert len(pieces) == 1 + 5, "the header, then one chunk per day"
     assert io.BytesIO(pieces[0]).read() == HEADER
+
+
+@pytest.mark.parametrize(
+    ("start", "origin"),
+    [(date(2021, 3, 1), date(2019, 8, 22)), (date(2021, 3, 1), None), (date(2019, 1, 5), None)],
+)
+def test_time_columns_count_from_the_time_origin_whatever_the_start(tmp_path, start, origin):
+    config = dataclasses.replace(
+        SMALL, files=1, days_per_file=3, start_date=start, time_origin=origin
+    )
+    config = dataclasses.replace(config, defects=DefectRates.none())
+    (path,) = write_landing_files(tmp_path, config)
+    assert path.name == f"{start}.txt"
+    counted_from = np.datetime64(origin or start, "s")
+    for row in _read_rows(path):
+        written = np.datetime64(row[1].decode().replace(" ", "T"), "s")
+        seconds = int((written - counted_from) / np.timedelta64(1, "s"))
+        assert int(row[5]) == seconds and int(row[6]) == seconds // 86_400
+        assert start <= written.astype("datetime64[D]").astype(date) < start + timedelta(days=3)

@@ -48,41 +48,26 @@ def test_the_floor_is_decided_even_without_a_champion():
     assert not below.promote and "quality floor" in below.reason
 
 
+def _significant_gain(candidate_cutoff: str, champion_cutoff: str, **more):
+    """Version 3 significantly beats champion 2 (which it was compared with)."""
+    return _decide(
+        "3",
+        "2",
+        "2",
+        True,
+        False,
+        "p = 0.001",
+        candidate_cutoff=candidate_cutoff,
+        champion_cutoff=champion_cutoff,
+        **more,
+    )
+
+
 def test_an_older_cutoff_never_replaces_a_newer_champion_unless_asked():
-    older = _decide(
-        "3",
-        "2",
-        "2",
-        True,
-        False,
-        "p = 0.001",
-        candidate_cutoff="2019-10-06",
-        champion_cutoff="2019-11-05",
-    )
+    older = _significant_gain("2019-10-06", "2019-11-05")
     assert not older.promote and "allow_older_cutoff" in older.reason
-    asked = _decide(
-        "3",
-        "2",
-        "2",
-        True,
-        False,
-        "p = 0.001",
-        candidate_cutoff="2019-10-06",
-        champion_cutoff="2019-11-05",
-        allow_older_cutoff=True,
-    )
-    assert asked.promote
-    newer = _decide(
-        "3",
-        "2",
-        "2",
-        True,
-        False,
-        "p = 0.001",
-        candidate_cutoff="2019-11-05",
-        champion_cutoff="2019-10-06",
-    )
-    assert newer.promote
+    assert _significant_gain("2019-10-06", "2019-11-05", allow_older_cutoff=True).promote
+    assert _significant_gain("2019-11-05", "2019-10-06").promote
 
 
 def test_a_crash_between_tags_and_alias_leaves_a_consistent_registry(client, monkeypatch):
