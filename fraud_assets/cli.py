@@ -44,19 +44,28 @@ telemetry:
 """
 
 
+# What earlier versions wrote: replaced like our own file, never kept as the user's.
+_EARLIER_DAGSTER_YAML = """\
+# The instance shared by `fraud-pipeline run` and `dagster dev`.
+telemetry:
+  enabled: false
+"""
+
+
 def dagster_home(settings: Settings) -> Path:
     """The instance's folder, with the dagster.yaml above; a dagster.yaml the user wrote is
     kept (with a warning when it has no pool settings)."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.data_dir / "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text().startswith(_MANAGED):
-        if not config.exists() or config.read_text() != _DAGSTER_YAML:
+    current = config.read_text() if config.exists() else None
+    if current is None or current.startswith(_MANAGED) or current == _EARLIER_DAGSTER_YAML:
+        if current != _DAGSTER_YAML:
             config.write_text(_DAGSTER_YAML)
-    elif "pools:" not in config.read_text():
+    elif "pools:" not in current:
         print(
             f"warning: {config} sets no concurrency pools; runs that share days may run "
-            "together. See README, Guarantees.",
+            "together. See README, Quick start.",
             file=sys.stderr,
         )
     os.environ["DAGSTER_HOME"] = str(home)

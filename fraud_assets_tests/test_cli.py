@@ -69,7 +69,7 @@ def test_the_instance_runs_one_run_of_a_pool_at_a_time(tmp_path, monkeypatch):
     from dagster._core.instance.config import PoolGranularity
     from dagster._core.op_concurrency_limits_counter import GlobalOpConcurrencyLimitsCounter
 
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
     monkeypatch.setenv("FRAUD_DATA_DIR", str(tmp_path / "data"))
     settings = Settings.from_env()
     home = cli.dagster_home(settings)
@@ -97,3 +97,16 @@ def test_the_instance_runs_one_run_of_a_pool_at_a_time(tmp_path, monkeypatch):
         )
         assert counter.is_blocked(waiting)
         assert not counter.is_blocked(trainer)
+
+
+def test_the_instance_config_replaces_earlier_defaults_and_keeps_the_users(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    config = tmp_path / "home" / "dagster.yaml"
+    config.parent.mkdir()
+    config.write_text(cli._EARLIER_DAGSTER_YAML)
+    cli.dagster_home(Settings.from_env())
+    assert "granularity: run" in config.read_text()
+    own = "telemetry:\n  enabled: true\n"
+    config.write_text(own)
+    cli.dagster_home(Settings.from_env())
+    assert config.read_text() == own
