@@ -158,6 +158,11 @@ def _execute(
         f"{len(checks) - len(failing)}/{len(checks)} {failing or ''}",
         flush=True,
     )
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            reason = (error.cause or error).message.strip()
+            print(f"    {event.step_key} failed: {reason}", flush=True)
     return ok
 
 
