@@ -75,6 +75,12 @@ def test_a_feed_counting_from_its_own_first_day_fails_before_publishing(strict):
     cleaned = result.asset_materializations_for_node("clean_transactions")[0].metadata
     assert cleaned["rows_quarantined"].value == 0
 
+    # The setting goes wrong again: the next run fails and readers keep what was published.
+    published = {asset: _pointers(strict, asset, days) for asset in (RAW, CLEANED)}
+    assert all(published[RAW].values())
+    assert not _run(strict, "2020-03-01.txt").success
+    assert {asset: _pointers(strict, asset, days) for asset in (RAW, CLEANED)} == published
+
 
 def test_a_wave_of_bad_rows_fails_the_run_and_keeps_the_published_data(strict):
     write_landing_files(strict.landing_dir, dataclasses.replace(TINY, files=1))
