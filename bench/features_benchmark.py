@@ -104,7 +104,7 @@ def main() -> int:
     ingestion = ["raw_transactions", CLEANED, QUARANTINED]
     stored = pipeline.defs.resources["parquet_io_manager"]
     for first, last in days:
-        if set(stored.published_days([CLEANED], [first, last])) != {first, last}:
+        if set(stored.published_rows([CLEANED], [first, last])) != {first, last}:
             figures = pipeline.run(first, last, ingestion)
             print(f"ingested {first}..{last} in {figures['seconds']:.1f} s", flush=True)
     cleaned_rows = [

@@ -163,7 +163,8 @@ def raw_transactions(
         for landed in files:
             landing.release(landed)
     checking = time.monotonic()
-    offsets = time_origin_offsets(parquet_io_manager.read_staged(staged), rules.origin)
+    stored = parquet_io_manager.read_staged(staged)
+    offsets = time_origin_offsets(stored, rules.origin)
     outcome = checks.time_origin([row.asDict() for row in offsets.collect()], rules.origin)
     seconds_to_check = round(time.monotonic() - checking, 2)
     yield from gate(RAW, {"time_origin": outcome}, lambda: parquet_io_manager.discard(staged))
@@ -181,7 +182,7 @@ def raw_transactions(
             "files": MetadataValue.md(markdown_table(per_file)),
             "seconds": round(time.monotonic() - started, 2),
             "seconds_to_check": seconds_to_check,
-            "preview": MetadataValue.md(preview(parquet_io_manager.read_staged(staged))),
+            "preview": MetadataValue.md(preview(stored)),
         },
     )
     for landed, period, rows, header in whole:
@@ -244,8 +245,7 @@ def _known_ids(
     `lookback_days` before them, within the range of the run's own ids (ids grow from file to
     file: the range lets parquet skip whole row groups of the others' ids)."""
     first = date.fromisoformat(keys[0]) - timedelta(days=lookback_days)
-    span = (date.fromisoformat(keys[-1]) - first).days + 1
-    days = [(first + timedelta(days=n)).isoformat() for n in range(span)]
+    days = FilePeriod(first, date.fromisoformat(keys[-1])).partition_keys
     present = [day for day, rows in storage.published_rows([CLEANED], days).items() if rows]
     if not present:
         return None

@@ -16,6 +16,7 @@ from datetime import date
 
 from dagster import ConfigurableResource, ResourceDependency
 
+from fraud_assets.partitions import FilePeriod
 from fraud_assets.resources.storage import StorageError, StorageRoot
 
 _FOLDER = "_landing_ledger"
@@ -33,9 +34,6 @@ class LandingRecord:
     run_id: str
     recorded_at: str
     cleaned: bool = False
-
-    def covers(self, day: str) -> bool:
-        return self.first_day <= day <= self.last_day
 
 
 class LedgerConflictError(StorageError):
@@ -86,8 +84,9 @@ class LandingLedger(ConfigurableResource):
         found = {}
         for record in self.records():
             if record.rows > 0 and record.first_day <= high and record.last_day >= low:
-                period = _days(max(record.first_day, low), min(record.last_day, high))
-                found.update(dict.fromkeys(period, record.key))
+                start = date.fromisoformat(max(record.first_day, low))
+                end = date.fromisoformat(min(record.last_day, high))
+                found.update(dict.fromkeys(FilePeriod(start, end).partition_keys, record.key))
         return found
 
     def _history(self, key: str) -> list[LandingRecord]:
@@ -101,8 +100,3 @@ class LandingLedger(ConfigurableResource):
 
 def _order(record: LandingRecord) -> tuple[str, str]:
     return record.recorded_at, record.run_id
-
-
-def _days(first: str, last: str) -> list[str]:
-    start, end = date.fromisoformat(first), date.fromisoformat(last)
-    return [date.fromordinal(n).isoformat() for n in range(start.toordinal(), end.toordinal() + 1)]

@@ -40,7 +40,7 @@ def test_features_fail_when_a_look_back_day_with_data_is_not_published(tmp_path,
     message = str(failure.event_specific_data.error)
     assert "IncompleteInputError" in message and first in message
     storage = build_definitions(settings).resources["parquet_io_manager"]
-    assert storage.published_days([FEATURES], file_period(second, 30).partition_keys) == []
+    assert storage.published_rows([FEATURES], file_period(second, 30).partition_keys) == {}
 
 
 @pytest.fixture(scope="module")
