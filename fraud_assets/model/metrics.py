@@ -6,9 +6,12 @@ number of times each test row was drawn). One code path serves both, so a bootst
 exactly the metric of its resample, and nothing loops over resamples in Python.
 
 Ties in scores are one threshold: AUC counts a tied positive/negative pair as one half, and
-average precision steps at each distinct score, as scikit-learn does.
+average precision steps at each distinct score, as scikit-learn does. Card Precision@k is the
+handbook's: a card found in the top k with a fraud has been blocked, so it leaves the rankings
+of the later days.
 """
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +39,7 @@ class EvaluationSet:
     labels: np.ndarray
     unit_of_row: np.ndarray
     unit_day: np.ndarray
+    unit_customer: np.ndarray
     rows_by_unit: np.ndarray
     unit_starts: np.ndarray
 
@@ -53,7 +57,19 @@ class EvaluationSet:
         unit_of_row = unit_of_row.ravel()
         rows_by_unit = np.argsort(unit_of_row, kind="stable")
         unit_starts = np.flatnonzero(np.r_[True, np.diff(unit_of_row[rows_by_unit]) != 0])
-        return cls(labels, unit_of_row, unique_pairs[:, 0], rows_by_unit, unit_starts)
+        _, unit_customer = np.unique(unique_pairs[:, 1], return_inverse=True)
+        return cls(
+            labels,
+            unit_of_row,
+            unique_pairs[:, 0],
+            unit_customer.ravel(),
+            rows_by_unit,
+            unit_starts,
+        )
+
+    @property
+    def customers(self) -> int:
+        return int(self.unit_customer.max()) + 1
 
     @property
     def rows(self) -> int:
@@ -95,9 +111,10 @@ class RankedScores:
     negatives_through_group: np.ndarray
     positives_through_group: np.ndarray
     unit_order: np.ndarray
-    day_starts: np.ndarray
+    customer_of_ranked_unit: np.ndarray
+    customers: int
+    day_bounds: np.ndarray
     fraud_units: np.ndarray
-    fraud_unit_days: np.ndarray
 
     @classmethod
     def build(cls, scores: np.ndarray, evaluation: EvaluationSet) -> "RankedScores":
@@ -123,7 +140,6 @@ class RankedScores:
         unit_order = np.lexsort((-unit_scores, evaluation.unit_day))
         days_sorted = evaluation.unit_day[unit_order]
         day_starts = np.flatnonzero(np.r_[True, days_sorted[1:] != days_sorted[:-1]])
-        fraud_units = np.flatnonzero(evaluation.unit_labels()[unit_order] == 1)
         return cls(
             sorted_scores=ranked,
             group_start_of_position=group_start,
@@ -137,9 +153,10 @@ class RankedScores:
             negatives_through_group=np.searchsorted(negative_positions, ends, "right"),
             positives_through_group=np.searchsorted(positive_positions, ends, "right"),
             unit_order=unit_order,
-            day_starts=day_starts,
-            fraud_units=fraud_units,
-            fraud_unit_days=np.searchsorted(day_starts, fraud_units, "right") - 1,
+            customer_of_ranked_unit=evaluation.unit_customer[unit_order],
+            customers=evaluation.customers,
+            day_bounds=np.r_[day_starts, len(unit_order)],
+            fraud_units=np.flatnonzero(evaluation.unit_labels()[unit_order] == 1),
         )
 
     def metrics(
@@ -226,16 +243,27 @@ class RankedScores:
 
     def card_precision(self, unit_weights: np.ndarray, top_k: int = TOP_K) -> np.ndarray:
         """Per day, the fraudulent share of the top_k customers by score, divided by top_k
-        as the handbook does even on a day with fewer customers: shape (B, days)."""
+        as the handbook does even on a day with fewer customers: shape (B, days).
+
+        Days are ranked in order; a customer in a day's top_k with a fraud that day has its
+        card blocked, so it is left out of every later day's ranking. A customer-day drawn
+        several times fills as many places; one whose copies reach the top_k at all is found.
+        """
         weights = np.take(unit_weights, self.unit_order, axis=1)
-        running = np.cumsum(weights, axis=1)
-        fraud_weights = weights[:, self.fraud_units]
-        before_day = np.where(self.day_starts > 0, running[:, self.day_starts - 1], 0.0)
-        ahead = running[:, self.fraud_units] - fraud_weights - before_day[:, self.fraud_unit_days]
-        in_top = np.clip(top_k - ahead, 0.0, fraud_weights)
-        by_day = np.zeros((len(self.fraud_units), len(self.day_starts)))
-        by_day[np.arange(len(self.fraud_units)), self.fraud_unit_days] = 1.0
-        return (in_top @ by_day) / top_k
+        blocked = np.zeros((len(weights), self.customers), dtype=bool)
+        precision = np.zeros((len(weights), len(self.day_bounds) - 1))
+        for day, (start, end) in enumerate(itertools.pairwise(self.day_bounds)):
+            customers = self.customer_of_ranked_unit[start:end]
+            day_weights = np.where(blocked[:, customers], 0.0, weights[:, start:end])
+            running = np.cumsum(day_weights, axis=1)
+            frauds = self.fraud_units[(self.fraud_units >= start) & (self.fraud_units < end)]
+            fraud_weights = day_weights[:, frauds - start]
+            ahead = running[:, frauds - start] - fraud_weights
+            in_top = np.clip(top_k - ahead, 0.0, fraud_weights)
+            precision[:, day] = in_top.sum(axis=1) / top_k
+            found, which = np.nonzero(in_top > 0)
+            blocked[found, customers[frauds[which] - start]] = True
+        return precision
 
     def threshold_at_fpr(self, max_fpr: float = MAX_FPR) -> float:
         """The score threshold (predict fraud at score >= it) used for the *_at_fpr metrics

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -51,6 +52,54 @@ def test_card_precision_at_k_by_hand():
         1.0,
         1.0,
     ]
+
+
+def test_card_precision_leaves_out_cards_found_on_an_earlier_day():
+    # Day 0: customers 1 (0.9, fraud) and 2 (0.4, fraud).
+    # Day 1: 1 (0.95, fraud), 3 (0.6, genuine), 2 (0.5, fraud).
+    # Day 2: 4 (0.8, genuine), 2 (0.7, fraud).
+    customers = np.array([1, 2, 1, 3, 2, 2, 4])
+    days = np.array([0, 0, 1, 1, 1, 2, 2])
+    labels = np.array([1, 1, 1, 0, 1, 1, 0.0])
+    scores = np.array([0.9, 0.4, 0.95, 0.6, 0.5, 0.7, 0.8])
+    evaluation = EvaluationSet.build(labels, customers, days)
+    ranked = RankedScores.build(scores, evaluation)
+    ones = np.ones((1, evaluation.units))
+    # k = 1: card 1 is found on day 0, so day 1's top is customer 3 and day 2's customer 4.
+    # Ranking each day afresh would give [1, 1, 0] (card 1 found again on day 1), mean 2/3.
+    assert ranked.card_precision(ones, top_k=1)[0].tolist() == [1.0, 0.0, 0.0]
+    # k = 2: cards 1 and 2 are found on day 0; later days rank only customers 3 and 4.
+    # Afresh: [1, 0.5, 0.5].
+    assert ranked.card_precision(ones, top_k=2)[0].tolist() == [1.0, 0.0, 0.0]
+    # k = 100, the metric reported: 2 frauds on day 0, none left after. Afresh: 5/300.
+    assert evaluate(scores, evaluation)["card_precision_at_100"] == pytest.approx(2 / 300)
+
+
+def test_card_precision_matches_the_handbooks_procedure():
+    rng = np.random.default_rng(5)
+    evaluation, labels, customers, days = synthetic_set(rng)
+    scores = np.round(noisy_scores(rng, labels, 1.0), 2)
+    expected = handbook_card_precision(scores, labels, customers, days, top_k=20)
+    ranked = RankedScores.build(scores, evaluation)
+    actual = ranked.card_precision(np.ones((1, evaluation.units)), top_k=20)[0]
+    np.testing.assert_allclose(actual, expected, atol=1e-12)
+
+
+def handbook_card_precision(scores, labels, customers, days, top_k):
+    """The handbook's procedure, literally: rank each day's customers by their highest score,
+    count the frauds among the first top_k, and drop those cards from the later days."""
+    table = pd.DataFrame({"score": scores, "fraud": labels, "customer": customers, "day": days})
+    blocked: set[int] = set()
+    per_day = []
+    for day in sorted(table.day.unique()):
+        today = table[(table.day == day) & ~table.customer.isin(blocked)]
+        by_customer = today.groupby("customer").max().reset_index()
+        # Ties go to the lower customer id, the order the metric uses.
+        top = by_customer.sort_values(["score", "customer"], ascending=[False, True]).head(top_k)
+        found = top[top.fraud == 1].customer
+        per_day.append(len(found) / top_k)
+        blocked |= set(found)
+    return np.array(per_day)
 
 
 def test_card_precision_counts_a_customer_once_a_day():
