@@ -1,4 +1,4 @@
-"""`transaction_features`: the reference features of every cleaned transaction, per day.
+"""`transaction_features`: the features of every cleaned transaction, per day.
 
 A day's features read the cleaned days it covers plus the LOOKBACK_DAYS before them. That
 look-back is the partition mapping of the input, so the asset graph knows it: the UI draws it,
@@ -28,8 +28,8 @@ from fraud_assets.checks import gate
 from fraud_assets.features import checks
 from fraud_assets.features.transforms import (
     LOOKBACK_DAYS,
-    REFERENCE_FEATURES,
-    reference_features,
+    STORED_FEATURES,
+    feature_rows,
 )
 from fraud_assets.ingestion.assets import CLEANED, IO_MANAGER
 from fraud_assets.partitions import DAILY_PARTITIONS, DAYS_POOL
@@ -59,7 +59,7 @@ _OBSERVED = {
     "frauds": "sum(TX_FRAUD)",
     **{
         f"{name}.{label}": f"{function}({name})"
-        for name in REFERENCE_FEATURES
+        for name in ("TX_AMOUNT", *STORED_FEATURES)
         for label, function in _STATISTICS.items()
     },
 }
@@ -101,8 +101,8 @@ LOOKBACK_UPDATED = (
         for name, text in _CHECKS.items()
     ],
     description=(
-        f"The 15 reference features of each cleaned transaction, from its customer's and "
-        f"terminal's history in the {LOOKBACK_DAYS} days before it."
+        f"The 14 reference features and the extended ones of each cleaned transaction, from its "
+        f"customer's and terminal's history in the {LOOKBACK_DAYS} days before it."
     ),
 )
 def transaction_features(
@@ -143,9 +143,7 @@ def transaction_features(
             f"({history_missing[0]}..{history_missing[-1]}); windows reaching into them count "
             "nothing there."
         )
-    staged = storage.stage(
-        [FEATURES], reference_features(cleaned, keys), keys, context.run_id, _OBSERVED
-    )
+    staged = storage.stage([FEATURES], feature_rows(cleaned, keys), keys, context.run_id, _OBSERVED)
     stored = storage.read_staged(staged)
     profile = checks.feature_profile(stored)
     target_cleaned = cleaned.where(F.col("day").isin(keys))

@@ -1,4 +1,5 @@
-"""The reference transaction features (DATA.md §3) as plain PySpark column logic.
+"""The transaction features as plain PySpark column logic: the reference set (DATA.md §3) and
+the extended features that read what the fraud scenarios leave in the data.
 
 Every window count and sum is a difference of two running totals per customer or terminal:
 the total up to the transaction (rows ordered by time, then transaction id) minus the total at
@@ -20,11 +21,20 @@ SECONDS_PER_DAY = 86_400
 CUSTOMER_WINDOWS_DAYS = (1, 7, 30)
 TERMINAL_WINDOWS_DAYS = (1, 7, 30)
 TERMINAL_DELAY_DAYS = 7
+ZSCORE_WINDOWS_DAYS = (7, 30)
+# The gap to the previous transaction is capped at the longest customer window, the history
+# every computation reads, so a gap never depends on where the read started.
+PREVIOUS_GAP_CAP_SECONDS = max(CUSTOMER_WINDOWS_DAYS) * SECONDS_PER_DAY
+# Known frauds (t - 37 d, t - 28 d]: a terminal compromised that long ago is no longer.
+EARLY_RISK_DAYS = (28, TERMINAL_DELAY_DAYS + max(TERMINAL_WINDOWS_DAYS))
+# A spread of amounts under half a cent is no spread: the amounts are equal to the cent.
+MIN_AMOUNT_STD = 0.005
 LOOKBACK_DAYS = max(max(CUSTOMER_WINDOWS_DAYS), TERMINAL_DELAY_DAYS + max(TERMINAL_WINDOWS_DAYS))
 
 # Cleaning admits amounts with up to 12 integer and 6 decimal digits; a double holding one
-# casts back to it exactly.
+# casts back to it exactly. Squares are kept to 6 decimals, exact for amounts in cents.
 _AMOUNT = DecimalType(18, 6)
+_SQUARE = DecimalType(38, 6)
 
 KEY_COLUMNS = (
     "TRANSACTION_ID",
@@ -46,7 +56,12 @@ TERMINAL_FEATURES = tuple(
 COMPUTED_FEATURES = (*CALENDAR_FEATURES, *CUSTOMER_FEATURES, *TERMINAL_FEATURES)
 # The 15 inputs of the reference models: the amount and the 14 computed features.
 REFERENCE_FEATURES = ("TX_AMOUNT", *COMPUTED_FEATURES)
-FEATURE_TABLE_COLUMNS = (*KEY_COLUMNS, *COMPUTED_FEATURES, "day")
+ZSCORE_FEATURES = tuple(f"CUSTOMER_ID_AMOUNT_ZSCORE_{w}DAY_WINDOW" for w in ZSCORE_WINDOWS_DAYS)
+PREVIOUS_GAP_FEATURE = "CUSTOMER_ID_SECONDS_SINCE_PREVIOUS_TX"
+EARLY_RISK_FEATURE = f"TERMINAL_ID_RISK_{EARLY_RISK_DAYS[0]}_TO_{EARLY_RISK_DAYS[1]}DAYS_AGO"
+EXTENDED_FEATURES = (*ZSCORE_FEATURES, PREVIOUS_GAP_FEATURE, EARLY_RISK_FEATURE)
+STORED_FEATURES = (*COMPUTED_FEATURES, *EXTENDED_FEATURES)
+FEATURE_TABLE_COLUMNS = (*KEY_COLUMNS, *STORED_FEATURES, "day")
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,25 @@ DERIVED_FEATURES = {
     )
     for w in CUSTOMER_WINDOWS_DAYS
 }
+# The same against the customer's spending in (t - 30 d, t - 7 d], before a compromise of
+# the last week could raise it; the 30-day average when that span holds no positive total.
+_EARLIER_TOTAL = (
+    "CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW * CUSTOMER_ID_NB_TX_30DAY_WINDOW"
+    " - CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW * CUSTOMER_ID_NB_TX_7DAY_WINDOW"
+)
+_EARLIER_COUNT = "CUSTOMER_ID_NB_TX_30DAY_WINDOW - CUSTOMER_ID_NB_TX_7DAY_WINDOW"
+DERIVED_FEATURES["TX_AMOUNT_OVER_CUSTOMER_EARLIER_AVG"] = DerivedFeature(
+    f"TX_AMOUNT / CASE WHEN {_EARLIER_COUNT} > 0 AND {_EARLIER_TOTAL} > 0 "
+    f"THEN ({_EARLIER_TOTAL}) / ({_EARLIER_COUNT}) "
+    "ELSE CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW END",
+    (
+        "TX_AMOUNT",
+        "CUSTOMER_ID_NB_TX_7DAY_WINDOW",
+        "CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW",
+        "CUSTOMER_ID_NB_TX_30DAY_WINDOW",
+        "CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW",
+    ),
+)
 MODEL_FEATURES = (*REFERENCE_FEATURES, *DERIVED_FEATURES)
 
 
@@ -86,7 +120,7 @@ _SECONDS = "_seconds"
 _ORDER = (_SECONDS, "TRANSACTION_ID")
 
 
-def reference_features(cleaned: DataFrame, days: Sequence[str] | None = None) -> DataFrame:
+def feature_rows(cleaned: DataFrame, days: Sequence[str] | None = None) -> DataFrame:
     """The feature rows of the cleaned transactions whose `day` is in `days` (all if None).
 
     Every row of `cleaned` serves as history, so it must hold the LOOKBACK_DAYS before the
@@ -118,6 +152,7 @@ def reference_features(cleaned: DataFrame, days: Sequence[str] | None = None) ->
         *_calendar_flags(F.col(_SECONDS)),
         *CUSTOMER_FEATURES,
         *TERMINAL_FEATURES,
+        *EXTENDED_FEATURES,
         "day",
     )
 
@@ -182,22 +217,48 @@ def _with_running_totals(
 def _customer_windows(frame: DataFrame) -> DataFrame:
     """Per customer, window (t - w, t]: the current transaction, the earlier ones with the same
     time and a lower id, and those after t - w."""
+    amount = F.col("TX_AMOUNT").cast(_AMOUNT)
     edges = _with_running_totals(
         frame,
         "CUSTOMER_ID",
         "_customer",
-        {"amount": F.col("TX_AMOUNT").cast(_AMOUNT)},
+        {"amount": amount, "square": (amount * amount).cast(_SQUARE)},
         list(CUSTOMER_WINDOWS_DAYS),
     )
     features = []
     for w in CUSTOMER_WINDOWS_DAYS:
         count = F.col("_customer_count") - F.col(f"_customer_count_edge_{w}")
-        amount = F.col("_customer_amount") - F.col(f"_customer_amount_edge_{w}")
+        total = F.col("_customer_amount") - F.col(f"_customer_amount_edge_{w}")
         features += [
             count.cast("int").alias(f"CUSTOMER_ID_NB_TX_{w}DAY_WINDOW"),
-            (amount.cast("double") / count).alias(f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW"),
+            (total.cast("double") / count).alias(f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW"),
         ]
+        if w in ZSCORE_WINDOWS_DAYS:
+            squares = F.col("_customer_square") - F.col(f"_customer_square_edge_{w}")
+            zscore = _amount_zscore(count, total, squares)
+            features.append(zscore.alias(f"CUSTOMER_ID_AMOUNT_ZSCORE_{w}DAY_WINDOW"))
+    previous = F.lag(_SECONDS).over(Window.partitionBy("CUSTOMER_ID").orderBy(*_ORDER))
+    gap = F.least(F.col(_SECONDS) - previous, F.lit(PREVIOUS_GAP_CAP_SECONDS))
+    features.append(
+        F.coalesce(gap, F.lit(PREVIOUS_GAP_CAP_SECONDS)).cast("int").alias(PREVIOUS_GAP_FEATURE)
+    )
     return edges.select(*frame.columns, *features)
+
+
+def _amount_zscore(count: Column, total: Column, squares: Column) -> Column:
+    """(amount - mean) / standard deviation of the window's amounts, 0 when they do not spread.
+
+    count * squares - total ** 2 is count ** 2 times the variance, exact in decimals, so equal
+    amounts give exactly 0; past the decimals' range it is computed in doubles instead.
+    """
+    exact = F.try_subtract(
+        F.try_multiply(count.cast(DecimalType(20, 0)), squares), F.try_multiply(total, total)
+    )
+    approximate = count * squares.cast("double") - F.pow(total.cast("double"), 2)
+    spread = F.greatest(F.coalesce(exact.cast("double"), approximate), F.lit(0.0))
+    std = F.sqrt(spread) / count
+    mean = total.cast("double") / count
+    return F.when(std >= MIN_AMOUNT_STD, (F.col("TX_AMOUNT") - mean) / std).otherwise(0.0)
 
 
 def _terminal_windows(frame: DataFrame) -> DataFrame:
@@ -209,17 +270,22 @@ def _terminal_windows(frame: DataFrame) -> DataFrame:
         "TERMINAL_ID",
         "_terminal",
         {"frauds": F.col("TX_FRAUD").cast("long")},
-        sorted({near} | {near + w for w in TERMINAL_WINDOWS_DAYS}),
+        sorted({near, *EARLY_RISK_DAYS} | {near + w for w in TERMINAL_WINDOWS_DAYS}),
     )
     features = []
     for w in TERMINAL_WINDOWS_DAYS:
-        far = near + w
-        count = F.col(f"_terminal_count_edge_{near}") - F.col(f"_terminal_count_edge_{far}")
-        frauds = F.col(f"_terminal_frauds_edge_{near}") - F.col(f"_terminal_frauds_edge_{far}")
+        count, risk = _terminal_risk(near, near + w)
         features += [
             count.cast("int").alias(f"TERMINAL_ID_NB_TX_{w}DAY_WINDOW"),
-            F.when(count > 0, frauds.cast("double") / count)
-            .otherwise(F.lit(0.0))
-            .alias(f"TERMINAL_ID_RISK_{w}DAY_WINDOW"),
+            risk.alias(f"TERMINAL_ID_RISK_{w}DAY_WINDOW"),
         ]
+    features.append(_terminal_risk(*EARLY_RISK_DAYS)[1].alias(EARLY_RISK_FEATURE))
     return edges.select(*frame.columns, *features)
+
+
+def _terminal_risk(near: int, far: int) -> tuple[Column, Column]:
+    """Transactions of the terminal in (t - far days, t - near days] and their fraud share
+    (0 when there are none)."""
+    count = F.col(f"_terminal_count_edge_{near}") - F.col(f"_terminal_count_edge_{far}")
+    frauds = F.col(f"_terminal_frauds_edge_{near}") - F.col(f"_terminal_frauds_edge_{far}")
+    return count, F.when(count > 0, frauds.cast("double") / count).otherwise(F.lit(0.0))

@@ -63,6 +63,13 @@ def reference_features(cleaned: pd.DataFrame) -> pd.DataFrame:
             window = customer[not_later & (customer.seconds > t - w * DAY)]
             row[f"CUSTOMER_ID_NB_TX_{w}DAY_WINDOW"] = len(window)
             row[f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW"] = window.tx_amount.mean()
+            if w in (7, 30):
+                std = window.tx_amount.std(ddof=0)
+                z = (tx.tx_amount - window.tx_amount.mean()) / std if std >= 0.005 else 0.0
+                row[f"CUSTOMER_ID_AMOUNT_ZSCORE_{w}DAY_WINDOW"] = z
+        earlier = customer[not_later & (customer.transaction_id != tx.transaction_id)]
+        gap = t - earlier.seconds.max() if len(earlier) else 30 * DAY
+        row["CUSTOMER_ID_SECONDS_SINCE_PREVIOUS_TX"] = min(gap, 30 * DAY)
         terminal = by_terminal[tx.terminal_id]
         for w in (1, 7, 30):
             window = terminal[
@@ -70,6 +77,8 @@ def reference_features(cleaned: pd.DataFrame) -> pd.DataFrame:
             ]
             row[f"TERMINAL_ID_NB_TX_{w}DAY_WINDOW"] = len(window)
             row[f"TERMINAL_ID_RISK_{w}DAY_WINDOW"] = window.tx_fraud.mean() if len(window) else 0
+        early = terminal[(terminal.seconds > t - 37 * DAY) & (terminal.seconds <= t - 28 * DAY)]
+        row["TERMINAL_ID_RISK_28_TO_37DAYS_AGO"] = early.tx_fraud.mean() if len(early) else 0
         rows.append(row)
     return pd.DataFrame(rows)
 

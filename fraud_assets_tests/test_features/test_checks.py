@@ -3,7 +3,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_assets.features import checks
-from fraud_assets.features.transforms import reference_features
+from fraud_assets.features.transforms import feature_rows
 from fraud_assets_tests.test_features import reference
 
 
@@ -15,7 +15,7 @@ def cleaned(spark) -> DataFrame:
 
 @pytest.fixture(scope="module")
 def features(cleaned) -> DataFrame:
-    return reference_features(cleaned).cache()
+    return feature_rows(cleaned).cache()
 
 
 def _one_row_changed(features: DataFrame, column: str, value) -> DataFrame:

@@ -5,17 +5,20 @@ import pandas as pd
 import pytest
 
 from fraud_assets.features.transforms import (
-    COMPUTED_FEATURES,
+    EARLY_RISK_FEATURE,
     FEATURE_TABLE_COLUMNS,
     LOOKBACK_DAYS,
+    PREVIOUS_GAP_FEATURE,
     REFERENCE_FEATURES,
-    reference_features,
+    STORED_FEATURES,
+    feature_rows,
 )
 from fraud_assets_tests.test_features import reference
 
 # A Saturday, one second before 07:00: the edges of the weekend and night flags are crossed.
 EDGES_START = datetime(2019, 8, 24, 6, 59, 59)
 EDGES_FIRST_ID = 10_000_000
+DAY = 86_400
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +36,18 @@ def expected(cleaned: pd.DataFrame) -> pd.DataFrame:
 def _computed(spark, cleaned: pd.DataFrame, days=None) -> pd.DataFrame:
     # Shuffled input: nothing may depend on the order rows arrive in.
     shuffled = cleaned.sample(frac=1.0, random_state=11)
-    frame = reference_features(reference.to_spark(spark, shuffled), days)
+    frame = feature_rows(reference.to_spark(spark, shuffled), days)
     assert tuple(frame.columns) == FEATURE_TABLE_COLUMNS
     return frame.toPandas().set_index("TRANSACTION_ID").sort_index()
 
 
 def _assert_same_features(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert list(actual.index) == list(expected.index)
-    for name in COMPUTED_FEATURES:
+    for name in STORED_FEATURES:
         np.testing.assert_allclose(
             actual[name].to_numpy(dtype=float),
             expected[name].to_numpy(dtype=float),
-            rtol=0,
+            rtol=1e-12,
             atol=1e-9,
             err_msg=name,
         )
@@ -88,6 +91,23 @@ def test_edges_have_the_values_their_definitions_give(spark, cleaned):
     assert at[first + 5, "TX_DURING_WEEKEND"] == 1 and at[first + 5, "TX_DURING_NIGHT"] == 1
     assert at[first + 6, "TX_DURING_NIGHT"] == 1
     assert at[first + 11, "TX_DURING_NIGHT"] == 0
+
+
+def test_extended_features_at_their_edges(spark, cleaned):
+    edges = _computed(spark, cleaned).query("CUSTOMER_ID == 900001")
+    first = EDGES_FIRST_ID
+    at = edges.loc
+    # A lone amount does not spread; the second of two lies one deviation above their mean.
+    assert at[first + 3, "CUSTOMER_ID_AMOUNT_ZSCORE_7DAY_WINDOW"] == 0.0
+    assert at[first + 4, "CUSTOMER_ID_AMOUNT_ZSCORE_7DAY_WINDOW"] == pytest.approx(1.0, abs=1e-9)
+    # The first transaction has no previous one within the cap; ties in time are 0 apart.
+    gaps = {order: at[first + order, PREVIOUS_GAP_FEATURE] for order in (3, 4, 12, 14, 16)}
+    assert gaps == {3: 30 * DAY, 4: 0, 12: 22 * DAY - 1, 14: 7 * DAY - 1, 16: DAY - 1}
+    # (t - 37 d, t - 28 d]: at 30 days it holds the first second's three (one fraud) and the
+    # two of the first day; at 38 days the transaction made exactly 1 day in has left it.
+    assert at[first + 12, EARLY_RISK_FEATURE] == pytest.approx(1 / 5, abs=1e-12)
+    assert at[first + 14, EARLY_RISK_FEATURE] == pytest.approx(1 / 6, abs=1e-12)
+    assert at[first + 16, EARLY_RISK_FEATURE] == pytest.approx(1 / 4, abs=1e-12)
 
 
 def test_selected_days_use_the_history_before_them(spark, cleaned, expected):
