@@ -27,6 +27,8 @@ ZSCORE_WINDOWS_DAYS = (7, 30)
 PREVIOUS_GAP_CAP_SECONDS = max(CUSTOMER_WINDOWS_DAYS) * SECONDS_PER_DAY
 # Known frauds (t - 37 d, t - 28 d]: a terminal compromised that long ago is no longer.
 EARLY_RISK_DAYS = (28, TERMINAL_DELAY_DAYS + max(TERMINAL_WINDOWS_DAYS))
+# The age of a terminal's latest known fraud is capped at the look-back, for the same reason.
+KNOWN_FRAUD_CAP_SECONDS = EARLY_RISK_DAYS[1] * SECONDS_PER_DAY
 # A spread of amounts under half a cent is no spread: the amounts are equal to the cent.
 MIN_AMOUNT_STD = 0.005
 LOOKBACK_DAYS = max(max(CUSTOMER_WINDOWS_DAYS), TERMINAL_DELAY_DAYS + max(TERMINAL_WINDOWS_DAYS))
@@ -59,7 +61,13 @@ REFERENCE_FEATURES = ("TX_AMOUNT", *COMPUTED_FEATURES)
 ZSCORE_FEATURES = tuple(f"CUSTOMER_ID_AMOUNT_ZSCORE_{w}DAY_WINDOW" for w in ZSCORE_WINDOWS_DAYS)
 PREVIOUS_GAP_FEATURE = "CUSTOMER_ID_SECONDS_SINCE_PREVIOUS_TX"
 EARLY_RISK_FEATURE = f"TERMINAL_ID_RISK_{EARLY_RISK_DAYS[0]}_TO_{EARLY_RISK_DAYS[1]}DAYS_AGO"
-EXTENDED_FEATURES = (*ZSCORE_FEATURES, PREVIOUS_GAP_FEATURE, EARLY_RISK_FEATURE)
+KNOWN_FRAUD_AGE_FEATURE = "TERMINAL_ID_SECONDS_SINCE_KNOWN_FRAUD"
+EXTENDED_FEATURES = (
+    *ZSCORE_FEATURES,
+    PREVIOUS_GAP_FEATURE,
+    EARLY_RISK_FEATURE,
+    KNOWN_FRAUD_AGE_FEATURE,
+)
 STORED_FEATURES = (*COMPUTED_FEATURES, *EXTENDED_FEATURES)
 FEATURE_TABLE_COLUMNS = (*KEY_COLUMNS, *STORED_FEATURES, "day")
 
@@ -280,6 +288,13 @@ def _terminal_windows(frame: DataFrame) -> DataFrame:
             risk.alias(f"TERMINAL_ID_RISK_{w}DAY_WINDOW"),
         ]
     features.append(_terminal_risk(*EARLY_RISK_DAYS)[1].alias(EARLY_RISK_FEATURE))
+    # The latest fraud old enough to be known: recent means the terminal is still compromised.
+    fraud_time = F.when(F.col("TX_FRAUD") == 1, F.col(_SECONDS))
+    latest = F.max(fraud_time).over(_up_to("TERMINAL_ID", near))
+    age = F.least(F.col(_SECONDS) - latest, F.lit(KNOWN_FRAUD_CAP_SECONDS))
+    features.append(
+        F.coalesce(age, F.lit(KNOWN_FRAUD_CAP_SECONDS)).cast("int").alias(KNOWN_FRAUD_AGE_FEATURE)
+    )
     return edges.select(*frame.columns, *features)
 
 

@@ -79,6 +79,9 @@ def reference_features(cleaned: pd.DataFrame) -> pd.DataFrame:
             row[f"TERMINAL_ID_RISK_{w}DAY_WINDOW"] = window.tx_fraud.mean() if len(window) else 0
         early = terminal[(terminal.seconds > t - 37 * DAY) & (terminal.seconds <= t - 28 * DAY)]
         row["TERMINAL_ID_RISK_28_TO_37DAYS_AGO"] = early.tx_fraud.mean() if len(early) else 0
+        known = terminal[(terminal.seconds <= t - 7 * DAY) & (terminal.tx_fraud == 1)]
+        age = t - known.seconds.max() if len(known) else 37 * DAY
+        row["TERMINAL_ID_SECONDS_SINCE_KNOWN_FRAUD"] = min(age, 37 * DAY)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -7,6 +7,7 @@ import pytest
 from fraud_assets.features.transforms import (
     EARLY_RISK_FEATURE,
     FEATURE_TABLE_COLUMNS,
+    KNOWN_FRAUD_AGE_FEATURE,
     LOOKBACK_DAYS,
     PREVIOUS_GAP_FEATURE,
     REFERENCE_FEATURES,
@@ -108,6 +109,10 @@ def test_extended_features_at_their_edges(spark, cleaned):
     assert at[first + 12, EARLY_RISK_FEATURE] == pytest.approx(1 / 5, abs=1e-12)
     assert at[first + 14, EARLY_RISK_FEATURE] == pytest.approx(1 / 6, abs=1e-12)
     assert at[first + 16, EARLY_RISK_FEATURE] == pytest.approx(1 / 4, abs=1e-12)
+    # The latest fraud at least 7 days old (frauds at 0, 7 d - 1 s and 30 d): none a second
+    # before day 7, the first second's at exactly day 7, then the later ones in turn.
+    ages = {order: at[first + order, KNOWN_FRAUD_AGE_FEATURE] for order in (8, 9, 12, 16)}
+    assert ages == {8: 37 * DAY, 9: 7 * DAY, 12: 23 * DAY + 1, 16: 8 * DAY}
 
 
 def test_selected_days_use_the_history_before_them(spark, cleaned, expected):
