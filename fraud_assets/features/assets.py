@@ -50,6 +50,8 @@ _CHECKS = {
     "flags_are_binary": "TX_DURING_WEEKEND and TX_DURING_NIGHT are 0 or 1.",
     "window_counts_in_range": "Customer window counts >= 1, terminal window counts >= 0.",
     "risks_within_unit_interval": "Terminal risks lie in [0, 1].",
+    "extended_features_in_range": "Z-scores finite; gaps, ages and risks within their "
+    "definitions' ranges.",
     "no_nulls": "No column has a null.",
 }
 
@@ -152,6 +154,7 @@ def transaction_features(
         "flags_are_binary": checks.flags_are_binary(profile),
         "window_counts_in_range": checks.window_counts_in_range(profile),
         "risks_within_unit_interval": checks.risks_within_unit_interval(profile),
+        "extended_features_in_range": checks.extended_features_in_range(profile),
         "no_nulls": checks.no_nulls(profile),
     }
     yield from gate(FEATURES, outcomes, lambda: storage.discard(staged))

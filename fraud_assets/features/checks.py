@@ -15,8 +15,16 @@ from fraud_assets.checks import CheckOutcome
 from fraud_assets.features.transforms import (
     CALENDAR_FEATURES,
     CUSTOMER_FEATURES,
+    EARLY_RISK_FEATURE,
     FEATURE_TABLE_COLUMNS,
+    KNOWN_FRAUD_AGE_FEATURE,
+    KNOWN_FRAUD_CAP_SECONDS,
+    PREVIOUS_GAP_CAP_SECONDS,
+    PREVIOUS_GAP_FEATURE,
+    SECONDS_PER_DAY,
+    TERMINAL_DELAY_DAYS,
     TERMINAL_FEATURES,
+    ZSCORE_FEATURES,
 )
 from fraud_assets.metadata import markdown_table
 
@@ -169,6 +177,26 @@ def risks_within_unit_interval(profile: Profile) -> CheckOutcome:
         if not (_within(profile[name]["min"], 0, 1) and _within(profile[name]["max"], 0, 1))
     }
     return _outcome(problems, "risks in [0, 1]", risks)
+
+
+# Each extended feature's range by its definition; z-scores need only be finite numbers.
+_EXTENDED_RANGES = {
+    **{name: (-math.inf, math.inf) for name in ZSCORE_FEATURES},
+    PREVIOUS_GAP_FEATURE: (0, PREVIOUS_GAP_CAP_SECONDS),
+    EARLY_RISK_FEATURE: (0, 1),
+    KNOWN_FRAUD_AGE_FEATURE: (TERMINAL_DELAY_DAYS * SECONDS_PER_DAY, KNOWN_FRAUD_CAP_SECONDS),
+}
+
+
+def extended_features_in_range(profile: Profile) -> CheckOutcome:
+    """Z-scores finite, gaps and ages within [0 or the delay, their cap], risks in [0, 1]."""
+    problems = {}
+    for name, (low, high) in _EXTENDED_RANGES.items():
+        least, most = profile[name]["min"], profile[name]["max"]
+        finite = all(v is None or math.isfinite(v) for v in (least, most))
+        if not (finite and _within(least, low, high) and _within(most, low, high)):
+            problems[name] = f"values in [{least}, {most}], expected within [{low}, {high}]"
+    return _outcome(problems, "extended features in range", list(_EXTENDED_RANGES))
 
 
 def no_nulls(profile: Profile) -> CheckOutcome:

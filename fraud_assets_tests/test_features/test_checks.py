@@ -30,6 +30,7 @@ def _value_checks(features: DataFrame) -> dict[str, checks.CheckOutcome]:
         "flags": checks.flags_are_binary(profile),
         "counts": checks.window_counts_in_range(profile),
         "risks": checks.risks_within_unit_interval(profile),
+        "extended": checks.extended_features_in_range(profile),
         "nulls": checks.no_nulls(profile),
     }
 
@@ -65,6 +66,12 @@ def test_a_swapped_id_fails_though_the_count_is_right(cleaned, features):
         ("TERMINAL_ID_NB_TX_1DAY_WINDOW", -1, "counts"),
         ("TERMINAL_ID_RISK_7DAY_WINDOW", 1.5, "risks"),
         ("TERMINAL_ID_RISK_30DAY_WINDOW", float("nan"), "risks"),
+        ("CUSTOMER_ID_AMOUNT_ZSCORE_7DAY_WINDOW", float("inf"), "extended"),
+        ("CUSTOMER_ID_AMOUNT_ZSCORE_30DAY_WINDOW", float("nan"), "extended"),
+        ("CUSTOMER_ID_SECONDS_SINCE_PREVIOUS_TX", -1, "extended"),
+        ("TERMINAL_ID_RISK_28_TO_37DAYS_AGO", 1.01, "extended"),
+        ("TERMINAL_ID_SECONDS_SINCE_KNOWN_FRAUD", 37 * 86_400 + 1, "extended"),
+        ("TERMINAL_ID_SECONDS_SINCE_KNOWN_FRAUD", 7 * 86_400 - 1, "extended"),
         ("TX_AMOUNT", None, "nulls"),
         ("CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW", None, "nulls"),
     ],
