@@ -95,7 +95,8 @@ class ModelSettings:
     train_days: int = 7
     delay_days: int = 7
     test_days: int = 7
-    validation_days: int = 2
+    validation_days: int = 7
+    tuning_folds: int = 3
     families: tuple[str, ...] = ("logistic_regression", "random_forest", "gbt", "xgboost")
     max_evals: int = 8
     tuning_timeout_seconds: int = 900
@@ -110,10 +111,16 @@ class ModelSettings:
     def __post_init__(self) -> None:
         if min(self.train_days, self.test_days) < 1 or self.delay_days < 0:
             raise ValueError("FRAUD_TRAIN_DAYS and FRAUD_TEST_DAYS must be >= 1, delay >= 0")
-        if not 1 <= self.validation_days < self.train_days:
-            raise ValueError("FRAUD_VALIDATION_DAYS must be >= 1 and < FRAUD_TRAIN_DAYS")
+        if self.validation_days < 1 or self.tuning_folds < 1:
+            raise ValueError("FRAUD_VALIDATION_DAYS and FRAUD_TUNING_FOLDS must be >= 1")
         if not 0 < self.promotion_alpha < 1:
             raise ValueError("FRAUD_PROMOTION_ALPHA must lie in (0, 1)")
+
+    @property
+    def days_to_cutoff(self) -> int:
+        """Days a partition reads up to and including its cut-off: the earliest tuning fold's
+        training, delay and validation blocks, the folds a validation block apart."""
+        return self.train_days + self.delay_days + self.tuning_folds * self.validation_days
 
     @classmethod
     def from_env(cls) -> ModelSettings:
@@ -123,6 +130,7 @@ class ModelSettings:
             delay_days=_env_int("FRAUD_DELAY_DAYS", defaults.delay_days),
             test_days=_env_int("FRAUD_TEST_DAYS", defaults.test_days),
             validation_days=_env_int("FRAUD_VALIDATION_DAYS", defaults.validation_days),
+            tuning_folds=_env_int("FRAUD_TUNING_FOLDS", defaults.tuning_folds),
             families=_env_list("FRAUD_MODEL_FAMILIES", defaults.families),
             max_evals=_env_int("FRAUD_TUNING_MAX_EVALS", defaults.max_evals),
             tuning_timeout_seconds=_env_int(

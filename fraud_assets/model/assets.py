@@ -59,9 +59,9 @@ CHAMPION = "champion_model"
 RECORDS = "record_io_manager"
 MODEL = Settings.from_env().model
 
-# The feature days of a partition: its training window, the delay and the test block.
+# The feature days of a partition: its tuning folds, training window, delay and test block.
 WINDOW = TimeWindowPartitionMapping(
-    start_offset=-(MODEL.train_days - 1),
+    start_offset=-(MODEL.days_to_cutoff - 1),
     end_offset=MODEL.delay_days + MODEL.test_days,
     allow_nonexistent_upstream_partitions=True,
 )
@@ -105,6 +105,7 @@ def split_of(partition_key: str, model: ModelSettings = MODEL) -> TimeSplit:
         model.delay_days,
         model.test_days,
         model.validation_days,
+        model.tuning_folds,
     )
 
 
@@ -153,10 +154,26 @@ def _log_trial(trial: Trial) -> None:
     ):
         mlflow.log_params(trial.params)
         mlflow.log_metric("seconds", trial.seconds)
+        for index, metrics in enumerate(trial.fold_metrics):
+            mlflow.log_metrics({f"fold_{index}_val_{name}": v for name, v in metrics.items()})
         if trial.error:
             mlflow.set_tag("error", trial.error[:5000])
         else:
             mlflow.log_metrics({f"val_{name}": value for name, value in trial.metrics.items()})
+
+
+def trial_progress(trial: Trial, planned: int, best: Trial | None) -> str:
+    """One line per trial for the run's log: how far, which family, how good, how long."""
+    head = f"trial {trial.number + 1}/{planned} {trial.params['family']}"
+    if trial.error:
+        return f"{head} failed after {trial.seconds:.1f} s: {trial.error[:300]}"
+    folds = " / ".join(f"{m[OBJECTIVE]:.4f}" for m in trial.fold_metrics)
+    best_text = f"{best.objective:.4f} (trial {best.number + 1})" if best else "none yet"
+    return (
+        f"{head}: mean validation {OBJECTIVE} {trial.objective:.4f} over "
+        f"{len(trial.fold_metrics)} folds [{folds}], best so far {best_text}, "
+        f"{trial.seconds:.1f} s"
+    )
 
 
 def _run_tags(context: AssetExecutionContext, asset_name: str) -> dict[str, str]:
@@ -184,8 +201,9 @@ def _run_tags(context: AssetExecutionContext, asset_name: str) -> dict[str, str]
         )
     ],
     description=(
-        "A candidate model tuned with hyperopt over the model families on the training window "
-        "ending at the partition's day, logged to MLflow and registered in fraud_detector."
+        "A candidate model tuned with hyperopt over the model families by prequential "
+        "validation (folds before the cut-off), trained on the window ending at the "
+        "partition's day, logged to MLflow and registered in fraud_detector."
     ),
 )
 def fraud_model(
@@ -201,8 +219,13 @@ def fraud_model(
     rows = window_rows(
         _feature_days(context), parquet_io_manager, ledger, features, split
     ).persist()
-    fit_rows = rows.where(F.col("day").isin(split.fit))
-    validation_rows = unseen_customer_rows(rows, split.train[0], split.validation, 0)
+    folds = [
+        (
+            rows.where(F.col("day").isin(fold.train)),
+            unseen_customer_rows(rows, fold.train[0], fold.validation, split.delay_days),
+        )
+        for fold in split.folds
+    ]
     train_rows = rows.where(F.col("day").isin(split.train))
     test_rows = unseen_customer_rows(rows, split.train[0], split.test, split.delay_days)
     with mlflow.start_run(
@@ -216,19 +239,28 @@ def fraud_model(
                 "cutoff": context.partition_key,
                 "families": ",".join(config.families),
                 "max_evals": config.max_evals,
+                "tuning_folds": len(split.folds),
                 "seed": config.seed,
                 "features": ",".join(config.features),
             }
         )
+        finished: list[Trial] = []
+
+        def on_trial(trial: Trial) -> None:
+            _log_trial(trial)
+            finished.append(trial)
+            scored = [t for t in finished if not t.error and np.isfinite(t.objective)]
+            best = max(scored, key=lambda t: t.objective, default=None)
+            context.log.info(trial_progress(trial, config.max_evals, best))
+
         tuning = tune(
-            fit_rows,
-            validation_rows,
+            folds,
             config.features,
             config.families,
             config.max_evals,
             config.timeout_seconds,
             config.seed,
-            on_trial=_log_trial,
+            on_trial=on_trial,
         )
         best = tuning.best
         model = fit(train_rows, best.params, config.features, config.seed)
@@ -291,6 +323,7 @@ def fraud_model(
         "quality_floor": {"passed": floor.passed, "floors": floors},
         "days": split.describe(),
         "trials": len(tuning.trials),
+        "trial_seconds": [round(t.seconds, 1) for t in tuning.trials],
         "train_rows": training_rows,
         "test_rows": len(table),
         "seconds": round(time.monotonic() - started, 1),

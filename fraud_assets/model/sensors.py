@@ -1,8 +1,8 @@
 """What starts a model partition: a file's features being done, or an optional schedule.
 
 Both pick the cut-off whose test block ends on the last feature day there is, and only when
-the training window starts after the features' first full look-back (earlier feature days
-were computed from a truncated history).
+the days it reads (its earliest tuning fold) start after the features' first full look-back
+(earlier feature days were computed from a truncated history).
 """
 
 from datetime import date, timedelta
@@ -37,17 +37,18 @@ def cutoff_for(last_feature_day: date, model: ModelSettings, earliest: date) -> 
     """The cut-off whose test block ends on `last_feature_day`, if its window starts on or
     after `earliest`."""
     cutoff = last_feature_day - timedelta(days=model.delay_days + model.test_days)
-    first_training_day = cutoff - timedelta(days=model.train_days - 1)
-    return cutoff if first_training_day >= earliest else None
+    first_day_read = cutoff - timedelta(days=model.days_to_cutoff - 1)
+    return cutoff if first_day_read >= earliest else None
 
 
 def _request(last_day: str, run_key: str) -> RunRequest | SkipReason:
     cutoff = cutoff_for(date.fromisoformat(last_day), _SETTINGS.model, first_complete_day())
     if cutoff is None:
         return SkipReason(
-            f"features end on {last_day}: a training window ending "
-            f"{_SETTINGS.model.delay_days + _SETTINGS.model.test_days} days earlier would start "
-            f"before {first_complete_day()}, the first day with a full look-back"
+            f"features end on {last_day}: a model partition ending "
+            f"{_SETTINGS.model.delay_days + _SETTINGS.model.test_days} days earlier would read "
+            f"{_SETTINGS.model.days_to_cutoff} days (its tuning folds) up to it, starting before "
+            f"{first_complete_day()}, the first day with a full look-back"
         )
     return RunRequest(run_key=run_key, partition_key=cutoff.isoformat())
 

@@ -40,52 +40,73 @@ for _name in ("SparkXGBClassifier", "XGBoost-PySpark"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
+def _days(first: date, count: int) -> list[str]:
+    return [(first + timedelta(days=offset)).isoformat() for offset in range(count)]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One prequential tuning fold: training days, then (after the delay) validation days."""
+
+    train: list[str]
+    validation: list[str]
+
+
 @dataclass(frozen=True)
 class TimeSplit:
-    """Days of a model partition, named after its cut-off (the last training day):
-    training days, the delay while labels are not yet known, then the test days. The last
-    `validation_days` of training are the tuning objective's hold-out."""
+    """Days of a model partition, named after its cut-off (the last training day): training
+    days, the delay while labels are not yet known, then the test days.
+
+    Tuning is prequential, as in the handbook: fold 0 trains `train_days` and validates on the
+    `validation_days` ending at the cut-off, after a delay; each further fold is the same
+    shifted a validation block earlier. No fold reads a day after the cut-off.
+    """
 
     cutoff: date
     train_days: int
     delay_days: int
     test_days: int
     validation_days: int
-
-    @staticmethod
-    def _days(first: date, count: int) -> list[str]:
-        return [(first + timedelta(days=offset)).isoformat() for offset in range(count)]
+    tuning_folds: int
 
     @property
     def train(self) -> list[str]:
-        return self._days(self.cutoff - timedelta(days=self.train_days - 1), self.train_days)
+        return _days(self.cutoff - timedelta(days=self.train_days - 1), self.train_days)
 
     @property
-    def fit(self) -> list[str]:
-        return self.train[: -self.validation_days]
-
-    @property
-    def validation(self) -> list[str]:
-        return self.train[-self.validation_days :]
+    def folds(self) -> list[Fold]:
+        folds = []
+        for index in range(self.tuning_folds):
+            last = self.cutoff - timedelta(days=index * self.validation_days)
+            validation_first = last - timedelta(days=self.validation_days - 1)
+            train_first = validation_first - timedelta(days=self.delay_days + self.train_days)
+            folds.append(
+                Fold(
+                    _days(train_first, self.train_days),
+                    _days(validation_first, self.validation_days),
+                )
+            )
+        return folds
 
     @property
     def test(self) -> list[str]:
-        return self._days(self.cutoff + timedelta(days=self.delay_days + 1), self.test_days)
+        return _days(self.cutoff + timedelta(days=self.delay_days + 1), self.test_days)
 
     @property
     def first_day(self) -> date:
-        return self.cutoff - timedelta(days=self.train_days - 1)
+        return date.fromisoformat(self.folds[-1].train[0])
 
     @property
     def last_day(self) -> date:
         return self.cutoff + timedelta(days=self.delay_days + self.test_days)
 
     def describe(self) -> dict[str, str]:
-        return {
-            "train": f"{self.train[0]}..{self.train[-1]}",
-            "tuning_validation": f"{self.validation[0]}..{self.validation[-1]}",
-            "test": f"{self.test[0]}..{self.test[-1]}",
-        }
+        described = {"train": f"{self.train[0]}..{self.train[-1]}"}
+        for index, fold in enumerate(self.folds):
+            described[f"fold_{index}_train"] = f"{fold.train[0]}..{fold.train[-1]}"
+            described[f"fold_{index}_validation"] = f"{fold.validation[0]}..{fold.validation[-1]}"
+        described["test"] = f"{self.test[0]}..{self.test[-1]}"
+        return described
 
 
 def unseen_customer_rows(

@@ -1,7 +1,8 @@
 """Hyperparameter search with hyperopt (TPE) over model families and their parameters.
 
-The objective is the average precision on the validation block at the end of the training
-window, after removing customers with frauds known before it; the test block is never seen.
+The objective is prequential, as in the handbook: the mean average precision over several
+folds before the cut-off, each fitting on its own training days and scored on its own
+validation days (customers with frauds known by then removed). The test block is never seen.
 """
 
 import contextlib
@@ -71,11 +72,29 @@ def flatten(point: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Trial:
+    """One point of the space: its metrics on each fold and their mean over the folds."""
+
     number: int
     params: dict[str, Any]
     metrics: dict[str, float]
     seconds: float
+    fold_metrics: list[dict[str, float]] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def objective(self) -> float:
+        return self.metrics.get(OBJECTIVE, np.nan)
+
+
+def mean_over_folds(fold_metrics: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the folds where it is defined (a fold without frauds has no
+    average precision); NaN where no fold defines it."""
+    names = fold_metrics[0].keys()
+    values = {name: np.array([m[name] for m in fold_metrics], dtype=float) for name in names}
+    return {
+        name: float(np.mean(v[np.isfinite(v)])) if np.isfinite(v).any() else np.nan
+        for name, v in values.items()
+    }
 
 
 @dataclass
@@ -85,8 +104,7 @@ class TuningResult:
 
 
 def tune(
-    fit_rows: DataFrame,
-    validation_rows: DataFrame,
+    folds: Sequence[tuple[DataFrame, DataFrame]],
     features: Sequence[str],
     families: Sequence[str],
     max_evals: int,
@@ -94,8 +112,11 @@ def tune(
     seed: int,
     on_trial: Callable[[Trial], None] = lambda trial: None,
 ) -> TuningResult:
-    """Search the families' parameters; each trial fits on `fit_rows` and is scored on
-    `validation_rows`. A trial that fails is recorded and skipped; if all fail, this raises."""
+    """Search the families' parameters; each trial fits on every fold's training rows and is
+    scored on its validation rows. A trial that fails is recorded and skipped; if all fail,
+    this raises."""
+    if not folds:
+        raise ValueError("tuning needs at least one fold")
     trials: list[Trial] = []
 
     def objective(point: dict[str, Any]) -> dict[str, Any]:
@@ -103,15 +124,20 @@ def tune(
         started = time.monotonic()
         trial = Trial(len(trials), params, {}, 0.0)
         try:
-            model = fit(fit_rows, params, features, seed)
-            table, evaluation = collect_scores(validation_rows, {"score": model})
-            trial.metrics = evaluate(table["score"].to_numpy(), evaluation)
+            for index, (fit_rows, validation_rows) in enumerate(folds):
+                try:
+                    model = fit(fit_rows, params, features, seed)
+                    table, evaluation = collect_scores(validation_rows, {"score": model})
+                except ValueError as error:
+                    raise ValueError(f"fold {index}: {error}") from error
+                trial.fold_metrics.append(evaluate(table["score"].to_numpy(), evaluation))
+            trial.metrics = mean_over_folds(trial.fold_metrics)
         except Exception as error:
             trial.error = f"{type(error).__name__}: {error}"
         trial.seconds = time.monotonic() - started
         trials.append(trial)
         on_trial(trial)
-        loss = -trial.metrics.get(OBJECTIVE, np.nan)
+        loss = -trial.objective
         if trial.error or not np.isfinite(loss):
             return {"status": STATUS_FAIL}
         return {"status": STATUS_OK, "loss": loss}
@@ -129,9 +155,9 @@ def tune(
             rstate=np.random.default_rng(seed),
             show_progressbar=False,
         )
-    succeeded = [trial for trial in trials if not trial.error and trial.metrics]
+    succeeded = [t for t in trials if not t.error and np.isfinite(t.objective)]
     if not succeeded:
         errors = "; ".join(sorted({trial.error or "no metrics" for trial in trials}))
         raise RuntimeError(f"every tuning trial failed: {errors}")
-    best = max(succeeded, key=lambda trial: trial.metrics[OBJECTIVE])
+    best = max(succeeded, key=lambda trial: trial.objective)
     return TuningResult(best=best, trials=trials)

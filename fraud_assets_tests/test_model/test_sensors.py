@@ -30,15 +30,16 @@ def _after(instance, run_id: str):
 
 def test_a_files_features_request_its_model_partition(file_by_file):
     _, instance, results = file_by_file
-    # The first file's days only warm up the 37-day look-back: no model yet.
-    first = _after(instance, results[FILES[0]].run_id)
-    assert isinstance(first, SkipReason) and "full look-back" in first.skip_message
-    # The second file ends on 2019-10-20: test 10-14..10-20, delay, training up to 10-06.
-    second = _after(instance, results[FILES[1]].run_id)
-    assert isinstance(second, RunRequest) and second.partition_key == "2019-10-06"
+    # The first file's days only warm up the 37-day look-back: no model yet. The second
+    # file's partition (cut-off 10-06) would tune on folds from 09-02, inside the warm-up.
+    for file in FILES[:2]:
+        skipped = _after(instance, results[file].run_id)
+        assert isinstance(skipped, SkipReason) and "full look-back" in skipped.skip_message
+    # The third file ends on 2019-11-19: test 11-13..11-19, delay, training up to 11-05,
+    # the earliest tuning fold from 10-02.
     third = _after(instance, results[FILES[2]].run_id)
-    assert third.partition_key == "2019-11-05"
-    assert third.run_key != second.run_key
+    assert isinstance(third, RunRequest) and third.partition_key == "2019-11-05"
+    assert third.run_key == f"after-{results[FILES[2]].run_id}"
 
 
 def test_the_weekly_schedule_trains_on_the_latest_features():

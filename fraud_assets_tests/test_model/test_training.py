@@ -15,27 +15,37 @@ from fraud_assets.model.training import (
     fit,
     unseen_customer_rows,
 )
-from fraud_assets.model.tuning import search_space, tune
+from fraud_assets.model.tuning import mean_over_folds, search_space, tune
 from fraud_assets.settings import ModelSettings
 
 FEATURES = ["signal", "noise"]
 
 
 def test_time_split_days():
-    split = TimeSplit(date(2019, 10, 6), train_days=7, delay_days=7, test_days=7, validation_days=2)
-    assert split.train == [f"2019-09-{d}" for d in range(30, 31)] + [
-        f"2019-10-0{d}" for d in range(1, 7)
-    ]
-    assert split.fit == split.train[:5] and split.validation == ["2019-10-05", "2019-10-06"]
-    assert split.test[0] == "2019-10-14" and split.test[-1] == "2019-10-20"
-    assert (split.first_day, split.last_day) == (date(2019, 9, 30), date(2019, 10, 20))
+    split = TimeSplit(
+        date(2019, 10, 31), train_days=7, delay_days=7, test_days=7, validation_days=7,
+        tuning_folds=3,
+    )  # fmt: skip
+    assert split.train == [f"2019-10-{d}" for d in range(25, 32)]
+    assert split.test[0] == "2019-11-08" and split.test[-1] == "2019-11-14"
+    # Fold 0 validates on the week ending at the cut-off, after training two weeks earlier;
+    # each later fold is the same a week earlier.
+    latest, _, earliest = split.folds
+    assert (latest.train[0], latest.train[-1]) == ("2019-10-11", "2019-10-17")
+    assert (latest.validation[0], latest.validation[-1]) == ("2019-10-25", "2019-10-31")
+    assert (earliest.train[0], earliest.train[-1]) == ("2019-09-27", "2019-10-03")
+    assert (earliest.validation[0], earliest.validation[-1]) == ("2019-10-11", "2019-10-17")
+    assert (split.first_day, split.last_day) == (date(2019, 9, 27), date(2019, 11, 14))
+    days_read = (split.cutoff - split.first_day).days + 1
+    assert days_read == ModelSettings().days_to_cutoff == 35
+    assert all(fold.validation[-1] <= split.cutoff.isoformat() for fold in split.folds)
 
 
 def test_cutoff_waits_for_a_full_look_back():
     model = ModelSettings()
-    earliest = date(2019, 9, 28)
-    assert cutoff_for(date(2019, 10, 20), model, earliest) == date(2019, 10, 6)
-    assert cutoff_for(date(2019, 9, 20), model, earliest) is None
+    earliest = date(2019, 9, 27)
+    assert cutoff_for(date(2019, 11, 14), model, earliest) == date(2019, 10, 31)
+    assert cutoff_for(date(2019, 11, 13), model, earliest) is None
 
 
 def test_known_compromised_customers_leave_the_test_block(spark):
@@ -102,18 +112,28 @@ def test_every_family_learns_the_signal(separable, family):
 
 
 @pytest.mark.slow
-def test_tuning_keeps_the_best_trial_and_survives_a_failing_one(separable):
+def test_tuning_keeps_the_best_mean_over_folds_and_survives_a_failing_trial(separable):
     seen = []
-    fit_rows = separable.where(F.col("day") < "2019-10-04")
-    validation = separable.where(F.col("day") >= "2019-10-04")
+    folds = [
+        (separable.where(F.col("day") < last_fit), separable.where(F.col("day") == validation))
+        for last_fit, validation in (("2019-10-04", "2019-10-05"), ("2019-10-03", "2019-10-04"))
+    ]
     # "missing" is no column: every trial on it fails and is recorded, not raised.
     with pytest.raises(RuntimeError, match="every tuning trial failed"):
-        tune(fit_rows, validation, ["missing"], ["logistic_regression"], 2, 60, 1, seen.append)
+        tune(folds, ["missing"], ["logistic_regression"], 2, 60, 1, seen.append)
     assert len(seen) == 2 and all(trial.error for trial in seen)
-    result = tune(fit_rows, validation, FEATURES, ["logistic_regression"], 3, 120, 1)
-    assert len(result.trials) == 3
-    best = max(t.metrics["average_precision"] for t in result.trials)
-    assert result.best.metrics["average_precision"] == best
+    result = tune(folds, FEATURES, ["logistic_regression"], 3, 120, 1, seen.append)
+    assert len(result.trials) == 3 and seen[-3:] == result.trials
+    for trial in result.trials:
+        per_fold = [m["average_precision"] for m in trial.fold_metrics]
+        assert len(per_fold) == 2 and trial.objective == pytest.approx(np.mean(per_fold))
+    assert result.best.objective == max(t.objective for t in result.trials)
+
+
+def test_a_fold_without_frauds_leaves_the_mean_to_the_others():
+    folds = [{"average_precision": 0.5}, {"average_precision": float("nan")}]
+    assert mean_over_folds(folds) == {"average_precision": 0.5}
+    assert np.isnan(mean_over_folds(folds[1:])["average_precision"])
 
 
 def test_unknown_families_are_refused():
