@@ -4,16 +4,23 @@
     uv run python bench/model_benchmark.py data --data-dir data/bench/model-210d --files 7
     uv run python bench/model_benchmark.py training --data-dir data/bench/model-210d \
         --cutoff 2020-03-04
+    uv run python bench/model_benchmark.py quality
 
 `bootstrap` times B paired resamples of two models on synthetic scores, per resampling unit.
 `data` runs `fraud-pipeline run --skip-models` on its own data folder (generated files with
 the realistic defect rates, ingestion, features). `training` materialises one model partition
 (candidate, validation, decision) on stored features through the real assets and prints the
 candidate's test-block metrics, its tuning and training time and the peak memory.
+`quality` is the handbook protocol over several data seeds: for each, 183 days of the
+handbook's population (data, unless its folder has them), then the candidate of the
+handbook's test week; it prints the test metrics per seed, their median and the published
+baselines.
 """
 
 import argparse
+import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -55,7 +62,11 @@ def bootstrap(args: argparse.Namespace) -> None:
 
 def data(args: argparse.Namespace) -> None:
     """Generated files (realistic defect rates) through ingestion and features, no models."""
-    environment = {**os.environ, "FRAUD_DATA_DIR": str(Path(args.data_dir).resolve())}
+    environment = {
+        **os.environ,
+        "FRAUD_DATA_DIR": str(Path(args.data_dir).resolve()),
+        "FRAUD_FILE_PERIOD_DAYS": str(args.days_per_file),
+    }
     command = ["fraud-pipeline", "run", "--skip-models", "--defect-scale", "1"]
     command += ["--customers", str(args.customers), "--terminals", str(args.terminals)]
     command += ["--files", str(args.files), "--seed", str(args.seed)]
@@ -74,8 +85,10 @@ def training(args: argparse.Namespace) -> None:
         {
             "FRAUD_DATA_DIR": str(data_dir),
             "FRAUD_STORAGE_DIR": str(Path(args.storage_dir or data_dir / "warehouse").resolve()),
+            "FRAUD_FILE_PERIOD_DAYS": str(args.days_per_file),
             "FRAUD_TRAIN_DAYS": str(args.train_days),
             "FRAUD_VALIDATION_DAYS": str(args.validation_days),
+            "FRAUD_TUNING_FOLDS": str(args.folds),
         }
     )
     from dagster import DagsterInstance, materialize
@@ -87,13 +100,18 @@ def training(args: argparse.Namespace) -> None:
     from fraud_assets.settings import Settings
 
     settings = Settings.from_env()
-    config = {"max_evals": args.max_evals, "timeout_seconds": args.timeout}
+    config = {"max_evals": args.max_evals, "timeout_seconds": args.timeout, "seed": args.seed}
     if args.families:
         config["families"] = args.families.split(",")
+    if args.features:
+        config["features"] = args.features.split(",")
+    assets = (
+        [fraud_model] if args.candidate_only else [fraud_model, model_validation, champion_model]
+    )
     started = time.perf_counter()
     with PeakMemory() as memory:
         result = materialize(
-            [transaction_features.to_source_asset(), fraud_model, model_validation, champion_model],
+            [transaction_features.to_source_asset(), *assets],
             partition_key=args.cutoff,
             resources=build_definitions(settings).resources,
             instance=DagsterInstance.ephemeral(),
@@ -116,6 +134,77 @@ def training(args: argparse.Namespace) -> None:
         f"{metrics['f1_at_fpr']:.3f} on {record['test_rows']:,} rows"
     )
     print(f"success: {result.success}")
+    if args.json_out:
+        summary = {
+            **{name: record[name] for name in ("params", "test_metrics", "train_rows", "days")},
+            "test_rows": record["test_rows"],
+            "trial_seconds": record["trial_seconds"],
+            "candidate_seconds": record["seconds"],
+            "peak_rss_gb": round(memory.peak / 1e9, 2),
+        }
+        Path(args.json_out).write_text(json.dumps(summary, indent=2))
+
+
+# The handbook's published figures on its simulated data (one test week): ROC AUC, average
+# precision, Card Precision@100.
+PUBLISHED = {
+    "handbook: logistic regression": (0.871, 0.606, 0.291),
+    "handbook: best with prequential tuning": (0.870, 0.687, 0.303),
+}
+TARGETS = (0.89, 0.72, 0.32)
+QUALITY_METRICS = ("roc_auc", "average_precision", "card_precision_at_100")
+
+
+def quality(args: argparse.Namespace) -> None:
+    """The handbook protocol on several data seeds, each in its own folder and process (the
+    settings are read when the package is imported)."""
+    root = Path(args.data_root).resolve()
+    results = {}
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        folder = root / f"seed-{seed}"
+        if not (folder / "warehouse").exists():
+            data_args = argparse.Namespace(
+                data_dir=folder, customers=5000, terminals=10000, files=3, seed=seed,
+                days_per_file=61,
+            )  # fmt: skip
+            data(data_args)
+        out = folder / f"quality-{args.cutoff}.json"
+        command = [sys.executable, __file__, "training", "--data-dir", str(folder)]
+        command += ["--cutoff", args.cutoff, "--max-evals", str(args.max_evals)]
+        command += ["--days-per-file", "61", "--candidate-only", "--json-out", str(out)]
+        command += ["--seed", str(args.model_seed)]
+        if args.families:
+            command += ["--families", args.families]
+        if args.features:
+            command += ["--features", args.features]
+        subprocess.run(command, check=True)
+        results[seed] = json.loads(out.read_text())
+    rows = [
+        (f"seed {seed}", *[r["test_metrics"][m] for m in QUALITY_METRICS])
+        for seed, r in results.items()
+    ]
+    median = tuple(statistics.median(row[i] for row in rows) for i in (1, 2, 3))
+    print("\n| test week | ROC AUC | average precision | Card Precision@100 |")
+    print("|---|---:|---:|---:|")
+    for name, values in PUBLISHED.items():
+        print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+    for name, *values in rows:
+        print(f"| this pipeline, {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+    print(
+        f"| **this pipeline, median of {len(rows)} seeds** | "
+        + " | ".join(f"**{v:.3f}**" for v in median)
+        + " |"
+    )
+    print("| target | " + " | ".join(f"{v:.2f}" for v in TARGETS) + " |")
+    met = [m >= t for m, t in zip(median, TARGETS, strict=True)]
+    print(f"\ntargets met (AUC, AP, CP@100): {met}")
+    for seed, r in results.items():
+        per_trial = statistics.mean(r["trial_seconds"])
+        print(
+            f"seed {seed}: {r['params']}; {len(r['trial_seconds'])} trials, {per_trial:.1f} s "
+            f"per trial, candidate {r['candidate_seconds']:.0f} s, {r['train_rows']:,} "
+            f"training rows, {r['test_rows']:,} test rows, peak RSS {r['peak_rss_gb']} GB"
+        )
 
 
 def main() -> None:
@@ -132,17 +221,33 @@ def main() -> None:
     generate.add_argument("--terminals", type=int, default=10000)
     generate.add_argument("--files", type=int, default=7)
     generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--days-per-file", type=int, default=30)
     generate.set_defaults(handler=data)
     train = commands.add_parser("training")
     train.add_argument("--data-dir", required=True)
     train.add_argument("--storage-dir", default=None, help="features storage root")
     train.add_argument("--cutoff", required=True, help="model partition (last training day)")
     train.add_argument("--train-days", type=int, default=7)
-    train.add_argument("--validation-days", type=int, default=2)
+    train.add_argument("--validation-days", type=int, default=7)
+    train.add_argument("--folds", type=int, default=3, help="prequential tuning folds")
+    train.add_argument("--days-per-file", type=int, default=30)
     train.add_argument("--max-evals", type=int, default=12)
     train.add_argument("--timeout", type=int, default=3600)
+    train.add_argument("--seed", type=int, default=42, help="model seed")
     train.add_argument("--families", default=None, help="comma-separated; default all")
+    train.add_argument("--features", default=None, help="comma-separated; default MODEL_FEATURES")
+    train.add_argument("--candidate-only", action="store_true", help="skip validation, decision")
+    train.add_argument("--json-out", default=None, help="write the candidate's figures here")
     train.set_defaults(handler=training)
+    judge = commands.add_parser("quality")
+    judge.add_argument("--data-root", default="data/bench/quality")
+    judge.add_argument("--seeds", default="42,43,44", help="data seeds, one folder each")
+    judge.add_argument("--cutoff", default="2019-12-21", help="the handbook's: day 121 of 183")
+    judge.add_argument("--max-evals", type=int, default=12)
+    judge.add_argument("--model-seed", type=int, default=42)
+    judge.add_argument("--families", default=None, help="comma-separated; default all")
+    judge.add_argument("--features", default=None, help="comma-separated; default MODEL_FEATURES")
+    judge.set_defaults(handler=quality)
     args = parser.parse_args()
     args.handler(args)
 
