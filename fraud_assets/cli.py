@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="generate data if needed, then process it")
     run_parser.add_argument("--customers", type=int, default=2_000)
     run_parser.add_argument("--terminals", type=int, default=1_000)
-    run_parser.add_argument("--files", type=int, default=3)
+    run_parser.add_argument("--files", type=int, default=4)
     run_parser.add_argument("--seed", type=int, default=42)
     run_parser.add_argument(
         "--defect-scale",

@@ -26,26 +26,24 @@ def test_pipeline_run_generates_ingests_trains_and_is_idempotent(tmp_path, monke
         "FRAUD_FLOOR_AVERAGE_PRECISION": "0",
     }.items():
         monkeypatch.setenv(name, value)
-    arguments = ["run", "--files", "2", "--customers", "200", "--terminals", "300"]
+    arguments = ["run", "--files", "3", "--customers", "200", "--terminals", "300"]
 
     assert cli.main(arguments) == 0
     output = capsys.readouterr().out
-    assert "2 file(s) processed, 0 run(s) failed" in output
-    assert output.count("checks passed 11/11") == 2
-    # The second file's days end the test block of the first model partition.
-    assert "model partition 2019-10-06" in output
+    assert "3 file(s) processed, 0 run(s) failed" in output
+    assert output.count("checks passed 12/12") == 3
+    # The third file's days end the test block of the first model partition; the second's
+    # would need tuning folds inside the first 37 days.
+    assert "model partition 2019-11-05" in output and "model partition 2019-10-06" not in output
     assert output.count("checks passed 2/2") == 1
 
     settings = Settings.from_env()
-    assert sorted(p.name for p in settings.landing_dir.iterdir()) == [
-        "2019-08-22.txt",
-        "2019-09-21.txt",
-    ]
+    assert sorted(p.name for p in settings.landing_dir.iterdir()) == list(FILES)
     ledger = build_definitions(settings).resources["ledger"]
-    assert [r.key for r in ledger.records()] == ["2019-08-22.txt", "2019-09-21.txt"]
+    assert [r.key for r in ledger.records()] == list(FILES)
 
     with DagsterInstance.get() as instance:
-        assert len(instance.get_runs()) == 3
+        assert len(instance.get_runs()) == 4
     tracking = build_definitions(settings).resources["mlflow_tracking"]
     assert champion_version(tracking.client()) is not None
 
