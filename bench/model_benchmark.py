@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,54 @@ def training(args: argparse.Namespace) -> None:
         Path(args.json_out).write_text(json.dumps(summary, indent=2))
 
 
+def visibility(args: argparse.Namespace) -> None:
+    """How many test frauds leave any trace a delayed label can show: a fraud of a terminal
+    compromised less than the delay ago (scenario 2) looks like any other transaction until its
+    labels are known, so no feature can rank it; the AUC bound counts those as coin flips."""
+    os.environ["FRAUD_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    os.environ["FRAUD_FILE_PERIOD_DAYS"] = str(args.days_per_file)
+    from pyspark.sql import functions as F
+
+    from fraud_assets.definitions import build_definitions
+    from fraud_assets.ingestion.assets import CLEANED
+    from fraud_assets.model.assets import split_of
+    from fraud_assets.model.training import unseen_customer_rows
+    from fraud_assets.settings import Settings
+
+    settings = Settings.from_env()
+    split = split_of(args.cutoff, settings.model)
+    storage = build_definitions(settings).resources["parquet_io_manager"]
+    first = date.fromisoformat(split.test[0]) - timedelta(days=28)
+    days = [
+        (first + timedelta(days=i)).isoformat() for i in range((split.last_day - first).days + 1)
+    ]
+    days = sorted(set(days) | set(split.train) | set(split.test))
+    cleaned = storage.read_partitions([CLEANED], days).select(
+        F.col("customer_id").alias("CUSTOMER_ID"),
+        F.col("terminal_id").alias("terminal"),
+        F.col("tx_fraud").alias("TX_FRAUD"),
+        F.col("tx_fraud_scenario").alias("scenario"),
+        F.unix_seconds("tx_datetime").alias("seconds"),
+        "day",
+    )
+    test = unseen_customer_rows(cleaned, split.train[0], split.test, split.delay_days)
+    frauds = test.where("TX_FRAUD = 1").toPandas()
+    compromised = cleaned.where("scenario = 2").select("terminal", "seconds").toPandas()
+    delay, spell = split.delay_days * 86_400, 28 * 86_400
+    by_terminal = compromised.groupby("terminal").seconds.apply(np.sort).to_dict()
+
+    def known(row) -> bool:
+        times = by_terminal.get(row.terminal, np.array([]))
+        return bool(((times >= row.seconds - spell) & (times <= row.seconds - delay)).any())
+
+    hidden = sum(1 for row in frauds.itertuples() if row.scenario == 2 and not known(row))
+    share = hidden / len(frauds)
+    summary = {"test_frauds": len(frauds), "hidden": hidden, "auc_bound": round(1 - share / 2, 4)}
+    print(json.dumps(summary))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(summary))
+
+
 # The handbook's published figures on its simulated data (one test week): ROC AUC, average
 # precision, Card Precision@100.
 PUBLISHED = {
@@ -179,6 +228,11 @@ def quality(args: argparse.Namespace) -> None:
             command += ["--features", args.features]
         subprocess.run(command, check=True)
         results[seed] = json.loads(out.read_text())
+        bound = folder / f"visibility-{args.cutoff}.json"
+        command = [sys.executable, __file__, "visibility", "--data-dir", str(folder)]
+        command += ["--cutoff", args.cutoff, "--json-out", str(bound)]
+        subprocess.run(command, check=True)
+        results[seed]["visibility"] = json.loads(bound.read_text())
     rows = [
         (f"seed {seed}", *[r["test_metrics"][m] for m in QUALITY_METRICS])
         for seed, r in results.items()
@@ -203,7 +257,10 @@ def quality(args: argparse.Namespace) -> None:
         print(
             f"seed {seed}: {r['params']}; {len(r['trial_seconds'])} trials, {per_trial:.1f} s "
             f"per trial, candidate {r['candidate_seconds']:.0f} s, {r['train_rows']:,} "
-            f"training rows, {r['test_rows']:,} test rows, peak RSS {r['peak_rss_gb']} GB"
+            f"training rows, {r['test_rows']:,} test rows, peak RSS {r['peak_rss_gb']} GB; "
+            f"{r['visibility']['hidden']} of {r['visibility']['test_frauds']} test frauds at "
+            f"terminals compromised less than the delay ago, AUC bound "
+            f"{r['visibility']['auc_bound']:.3f}"
         )
 
 
@@ -239,6 +296,12 @@ def main() -> None:
     train.add_argument("--candidate-only", action="store_true", help="skip validation, decision")
     train.add_argument("--json-out", default=None, help="write the candidate's figures here")
     train.set_defaults(handler=training)
+    seen = commands.add_parser("visibility")
+    seen.add_argument("--data-dir", required=True)
+    seen.add_argument("--cutoff", default="2019-12-21")
+    seen.add_argument("--days-per-file", type=int, default=61)
+    seen.add_argument("--json-out", default=None)
+    seen.set_defaults(handler=visibility)
     judge = commands.add_parser("quality")
     judge.add_argument("--data-root", default="data/bench/quality")
     judge.add_argument("--seeds", default="42,43,44", help="data seeds, one folder each")
