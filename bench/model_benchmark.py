@@ -194,6 +194,97 @@ def visibility(args: argparse.Namespace) -> None:
         Path(args.json_out).write_text(json.dumps(summary))
 
 
+def ablation(args: argparse.Namespace) -> None:
+    """Which feature groups help, by the same plain XGBoost models (two parameter sets, two
+    model seeds each, averaged) on each data seed's handbook week: no tuning noise, so the
+    differences are the features'."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+    from xgboost import XGBClassifier
+
+    from fraud_assets.definitions import build_definitions
+    from fraud_assets.features.assets import FEATURES
+    from fraud_assets.features.transforms import DERIVED_FEATURES, MODEL_FEATURES
+    from fraud_assets.features.transforms import REFERENCE_FEATURES as REFERENCE
+    from fraud_assets.model.assets import split_of
+    from fraud_assets.model.metrics import EvaluationSet, evaluate
+    from fraud_assets.model.training import unseen_customer_rows
+    from fraud_assets.settings import Settings
+
+    ratios = tuple(f"TX_AMOUNT_OVER_CUSTOMER_{w}DAY_AVG" for w in (1, 7, 30))
+    earlier = ("TX_AMOUNT_OVER_CUSTOMER_EARLIER_AVG",)
+    zscores = tuple(f"CUSTOMER_ID_AMOUNT_ZSCORE_{w}DAY_WINDOW" for w in (7, 30))
+    sets = {
+        "the reference 15": REFERENCE,
+        "+ amount over the customer's 1/7/30-day average (the previous default)": (
+            *REFERENCE,
+            *ratios,
+        ),
+        "+ ... and the amount z-scores": (*REFERENCE, *ratios, *zscores),
+        "+ ... and the amount over the earlier average": (*REFERENCE, *ratios, *earlier),
+        "+ ... and the terminal's risk 28-37 days ago": (
+            *REFERENCE,
+            *ratios,
+            "TERMINAL_ID_RISK_28_TO_37DAYS_AGO",
+        ),
+        "+ ... and seconds since the terminal's known fraud": (
+            *REFERENCE,
+            *ratios,
+            "TERMINAL_ID_SECONDS_SINCE_KNOWN_FRAUD",
+        ),
+        "+ ... and seconds since the customer's previous transaction": (
+            *REFERENCE,
+            *ratios,
+            "CUSTOMER_ID_SECONDS_SINCE_PREVIOUS_TX",
+        ),
+        "MODEL_FEATURES (all of the above)": MODEL_FEATURES,
+    }
+    models = [
+        {"n_estimators": 100, "max_depth": 5, "learning_rate": 0.1},
+        {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.05},
+    ]
+    derived = [f"{d.expression} AS {name}" for name, d in DERIVED_FEATURES.items()]
+    scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sets}
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        folder = Path(args.data_root).resolve() / f"seed-{seed}"
+        os.environ.update({"FRAUD_DATA_DIR": str(folder), "FRAUD_FILE_PERIOD_DAYS": "61"})
+        settings = Settings.from_env()
+        split = split_of(args.cutoff, settings.model)
+        storage = build_definitions(settings).resources["parquet_io_manager"]
+        days = [
+            (date.fromisoformat(split.train[0]) + timedelta(days=i)).isoformat()
+            for i in range((split.last_day - date.fromisoformat(split.train[0])).days + 1)
+        ]
+        frame = storage.read_partitions([FEATURES], days).selectExpr("*", *derived)
+        train = frame.where(F.col("day").isin(split.train)).toPandas()
+        test = unseen_customer_rows(frame, split.train[0], split.test, split.delay_days)
+        test = test.toPandas()
+        _, day_index = np.unique(test["day"].to_numpy(), return_inverse=True)
+        evaluation = EvaluationSet.build(
+            test["TX_FRAUD"].to_numpy(), test["CUSTOMER_ID"].to_numpy(), day_index
+        )
+        labels = train["TX_FRAUD"].to_numpy()
+        weights = np.where(labels == 1, np.sqrt((labels == 0).sum() / labels.sum()), 1.0)
+        for name, columns in sets.items():
+            values = []
+            for params in models:
+                for model_seed in (0, 1):
+                    model = XGBClassifier(
+                        **params, subsample=0.9, colsample_bytree=0.9, random_state=model_seed
+                    )
+                    model.fit(train[list(columns)], labels, sample_weight=weights)
+                    metrics = evaluate(model.predict_proba(test[list(columns)])[:, 1], evaluation)
+                    values.append([metrics[m] for m in QUALITY_METRICS])
+            scores[name].append(tuple(np.mean(values, axis=0)))
+            print(f"seed {seed}, {name}: {scores[name][-1]}", flush=True)
+    table = pd.DataFrame(
+        {name: np.mean(values, axis=0) for name, values in scores.items()},
+        index=["ROC AUC", "average precision", "Card Precision@100"],
+    ).T
+    print(f"\nmean over seeds {args.seeds}:")
+    print(table.round(4).to_markdown())
+
+
 # The handbook's published figures on its simulated data (one test week): ROC AUC, average
 # precision, Card Precision@100.
 PUBLISHED = {
@@ -302,6 +393,11 @@ def main() -> None:
     seen.add_argument("--days-per-file", type=int, default=61)
     seen.add_argument("--json-out", default=None)
     seen.set_defaults(handler=visibility)
+    ablate = commands.add_parser("ablation")
+    ablate.add_argument("--data-root", default="data/bench/quality")
+    ablate.add_argument("--seeds", default="42,43,44")
+    ablate.add_argument("--cutoff", default="2019-12-21")
+    ablate.set_defaults(handler=ablation)
     judge = commands.add_parser("quality")
     judge.add_argument("--data-root", default="data/bench/quality")
     judge.add_argument("--seeds", default="42,43,44", help="data seeds, one folder each")
