@@ -209,16 +209,22 @@ def quarantine_share(
     """Per file and per day, the quarantined share of the raw rows stays at or under
     `max_share`, and no day with raw rows is left without cleaned rows.
 
-    `counts` are the rows of `status_counts` (source_file, day, status, reason, count).
+    `counts` are the rows of `status_counts` (source_file, day, status, reason, dated, count).
+    A row whose own date did not place it in a day (unreadable, or outside the file's period)
+    counts for its file only: lumped onto an edge day, a few of them would make that day look
+    like a wave of bad rows.
     """
     files: dict[str, Counter] = {}
     days: dict[tuple[str, str], Counter] = {}
     reasons: Counter = Counter()
+    undated = 0
     for row in counts:
-        for group in (
-            files.setdefault(row["source_file"], Counter()),
-            days.setdefault((row["source_file"], row["day"]), Counter()),
-        ):
+        groups = [files.setdefault(row["source_file"], Counter())]
+        if row.get("dated", True):
+            groups.append(days.setdefault((row["source_file"], row["day"]), Counter()))
+        else:
+            undated += row["count"]
+        for group in groups:
             group["raw"] += row["count"]
             group[row["status"]] += row["count"]
         if row["reason"]:
@@ -269,6 +275,7 @@ def quarantine_share(
             "per_file": markdown_table(shown(file_rows)),
             "days_over": len(over_days),
             "days_over_examples": markdown_table(shown(over_days)),
+            "rows_without_own_day": undated,
             "per_reason": markdown_table(
                 [
                     {"reason": r, "rows": n, "share": f"{n / total:.3%}"}

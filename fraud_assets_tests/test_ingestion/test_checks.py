@@ -4,8 +4,14 @@ import pytest
 from pyspark.sql import functions as F
 
 from fraud_assets.ingestion import checks
-from fraud_assets.ingestion.cleaning import DUPLICATE, classify, cleaned_rows, quarantined_rows
-from fraud_assets_tests.test_ingestion.helpers import ORIGIN, parse
+from fraud_assets.ingestion.cleaning import (
+    DUPLICATE,
+    classify,
+    cleaned_rows,
+    quarantined_rows,
+    status_counts,
+)
+from fraud_assets_tests.test_ingestion.helpers import HEADER, ORIGIN, good_line, parse
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +95,43 @@ def test_period_check_fails_on_a_shifted_datetime(outputs):
     outcome = checks.datetimes_within_file_period(shifted, 30)
     assert not outcome.passed
     assert "2019-08-22.txt" in outcome.metadata["files"]
+
+
+def _counts(day: str, clean: int, quarantined: int, dated: bool = True) -> list[dict]:
+    row = {"source_file": "2019-08-22.txt", "day": day, "dated": dated}
+    return [
+        {**row, "status": "clean", "reason": None, "count": clean},
+        {**row, "status": "quarantined", "reason": "wrong_column_count", "count": quarantined},
+    ]
+
+
+def test_rows_without_a_day_of_their_own_count_for_their_file_only():
+    # 30 unreadable rows land on the first day: 0.3% of the file, but 3% of that day.
+    counts = _counts("2019-08-22", 970, 0) + _counts("2019-08-23", 9000, 0)
+    counts += _counts("2019-08-22", 0, 30, dated=False)
+    outcome = checks.quarantine_share(counts, max_share=0.01)
+    assert outcome.passed, outcome.description
+    assert outcome.metadata["rows_without_own_day"] == 30
+    # The same rows dated on that day are a wave on that day.
+    dated = counts[:4] + _counts("2019-08-22", 0, 30)
+    failed = checks.quarantine_share(dated, max_share=0.01)
+    assert not failed.passed and failed.metadata["days_over"] == 1
+
+
+def test_an_unreadable_row_is_not_dated_on_the_day_it_lands(spark, tmp_path):
+    lines = [
+        good_line(1, "2019-08-22 10:00:00"),
+        good_line(2, "2019-08-22 24:00:00", customer_id="-999999"),
+        good_line(3).replace("2019-08-22 06:51:03", "not a time"),
+    ]
+    path = tmp_path / "2019-08-22.txt"
+    path.write_text(HEADER + "\n".join(lines) + "\n")
+    raw, _ = parse(spark, path)
+    counts = [row.asDict() for row in status_counts(classify(raw, 30, ORIGIN)).collect()]
+    dated = {(row["day"], row["status"], row["dated"]): row["count"] for row in counts}
+    # The 24:00 row is quarantined (sentinel customer) but its own date puts it on 08-23.
+    assert dated == {
+        ("2019-08-22", "clean", True): 1,
+        ("2019-08-23", "quarantined", True): 1,
+        ("2019-08-22", "quarantined", False): 1,
+    }
