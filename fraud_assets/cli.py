@@ -353,7 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         "--log-level", default="INFO", help="console log level of the runs (DEBUG shows events)"
     )
     run_parser.add_argument(
-        "--max-evals", type=int, default=None, help="hyperopt trials per model partition"
+        "--max-evals",
+        type=int,
+        default=2,
+        help="hyperopt trials per model partition, each fitting the tuning folds (the demo's "
+        "2 keep it within minutes; FRAUD_TUNING_MAX_EVALS sets the sensor-driven runs')",
     )
     run_parser.add_argument(
         "--skip-models", action="store_true", help="stop after the features, train nothing"

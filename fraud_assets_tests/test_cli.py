@@ -20,13 +20,13 @@ def test_pipeline_run_generates_ingests_trains_and_is_idempotent(tmp_path, monke
     # A small, quick model: this data set is too small for the default quality floor.
     for name, value in {
         "FRAUD_MODEL_FAMILIES": "logistic_regression",
-        "FRAUD_TUNING_MAX_EVALS": "1",
         "FRAUD_BOOTSTRAP_RESAMPLES": "100",
         "FRAUD_FLOOR_ROC_AUC": "0.5",
         "FRAUD_FLOOR_AVERAGE_PRECISION": "0",
     }.items():
         monkeypatch.setenv(name, value)
     arguments = ["run", "--files", "3", "--customers", "200", "--terminals", "300"]
+    arguments += ["--max-evals", "1"]
 
     assert cli.main(arguments) == 0
     output = capsys.readouterr().out
