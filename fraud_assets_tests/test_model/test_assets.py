@@ -99,7 +99,7 @@ def _champion(client: MlflowClient) -> str:
 
 
 def test_champion_lifecycle(model_pipeline):
-    _, client, _ = model_pipeline
+    _, client, instance = model_pipeline
 
     first = _materialize(model_pipeline, "2019-10-06", AMOUNT_ONLY)
     assert first.success
@@ -123,7 +123,21 @@ def test_champion_lifecycle(model_pipeline):
     trials = client.search_runs(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{candidate['run_id']}'"
     )
-    assert len([t for t in trials if t.info.run_name.startswith("trial")]) == 2
+    trial_runs = [t for t in trials if t.info.run_name.startswith("trial")]
+    assert len(trial_runs) == 2
+    folds = {f"fold_{i}_val_average_precision" for i in range(3)}
+    assert all(folds | {"val_average_precision"} <= set(t.data.metrics) for t in trial_runs)
+    # One progress line per trial in the run's log.
+    progress = [
+        entry.user_message
+        for entry in instance.all_logs(first.run_id)
+        if entry.user_message.startswith("trial ")
+    ]
+    assert [line.split(":")[0] for line in progress] == [
+        "trial 1/2 logistic_regression",
+        "trial 2/2 logistic_regression",
+    ]
+    assert all("over 3 folds" in line and "best so far" in line for line in progress)
 
     weaker = _materialize(model_pipeline, "2019-10-20", WEAK)
     assert weaker.success
