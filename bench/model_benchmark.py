@@ -5,6 +5,7 @@
     uv run python bench/model_benchmark.py training --data-dir data/bench/model-210d \
         --cutoff 2020-03-04
     uv run python bench/model_benchmark.py quality
+    uv run python bench/model_benchmark.py ablation
 
 `bootstrap` times B paired resamples of two models on synthetic scores, per resampling unit.
 `data` runs `fraud-pipeline run --skip-models` on its own data folder (generated files with
@@ -14,7 +15,9 @@ candidate's test-block metrics, its tuning and training time and the peak memory
 `quality` is the handbook protocol over several data seeds: for each, 183 days of the
 handbook's population (data, unless its folder has them), then the candidate of the
 handbook's test week; it prints the test metrics per seed, their median and the published
-baselines.
+baselines, and (`visibility`) how many test frauds no delayed label can reveal, with the AUC
+bound they set. `ablation` compares feature groups with the same plain XGBoost models on the
+same weeks.
 """
 
 import argparse
