@@ -50,6 +50,6 @@ def test_results_and_checks_are_identical_in_three_time_zones(tmp_path):
         outcomes[zone] = json.loads(finished.stdout.strip().splitlines()[-1])
     utc = outcomes["UTC"]
     assert utc["success"] and all(passed for _, passed, _ in utc["checks"])
-    assert len(utc["checks"]) == 11
+    assert len(utc["checks"]) == 12
     assert outcomes["Europe/Paris"] == utc
     assert outcomes["America/New_York"] == utc

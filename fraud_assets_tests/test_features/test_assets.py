@@ -68,6 +68,7 @@ def test_checks_pass_on_every_file_and_report_each_day(file_by_file):
             if c.asset_key == AssetKey(FEATURES)
         }
         assert sorted(checks) == [
+            "extended_features_in_range",
             "flags_are_binary",
             "no_nulls",
             "one_row_per_transaction",
