@@ -15,6 +15,7 @@ from enum import StrEnum
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from fraud_assets.ingestion.landing import written_day
 from fraud_assets.ingestion.schema import (
     CLEANED_COLUMNS,
     DATETIME_SHAPE,
@@ -278,10 +279,7 @@ def status_counts(classified: DataFrame) -> DataFrame:
     """Rows per source file, day, status, reason and `dated`: one small aggregate for metadata
     and checks. `dated` is false for a row whose own date did not place it in its day (none
     could be read, or it lay outside the file's period, so the row went to an edge day)."""
-    written = F.substring(F.col("tx_datetime"), 1, 10).try_cast("date")
-    own_day = (F.date_format(written, "yyyy-MM-dd") == F.col("day")) | (
-        F.date_format(F.date_add(written, 1), "yyyy-MM-dd") == F.col("day")
-    )
+    own_day = F.date_format(written_day(F.col("tx_datetime")), "yyyy-MM-dd") == F.col("day")
     dated = (F.col("status") != QUARANTINED) | F.coalesce(own_day, F.lit(False))
     return classified.groupBy(
         "source_file", "day", "status", "reason", dated.alias("dated")

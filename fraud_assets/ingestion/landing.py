@@ -61,12 +61,18 @@ def _numbered_lines(spark: SparkSession, path: str) -> tuple[DataFrame, int]:
     return lines.select("line", (offset + position + 1).alias("line_number")), total
 
 
-def _assigned_day(datetime_text: Column, period: FilePeriod) -> Column:
-    """The day partition of a raw row: its date as written (24:00:00 moves to the next day),
-    clamped into the file's period; the first day when the date cannot be read."""
+def written_day(datetime_text: Column) -> Column:
+    """The date a row's datetime text names (24:00:00 moves to the next day); null when it
+    cannot be read."""
     written = F.substring(datetime_text, 1, 10).try_cast("date")
     is_24h = F.substring(datetime_text, 12, 8) == F.lit("24:00:00")
-    day = F.when(is_24h, F.date_add(written, 1)).otherwise(written)
+    return F.when(is_24h, F.date_add(written, 1)).otherwise(written)
+
+
+def _assigned_day(datetime_text: Column, period: FilePeriod) -> Column:
+    """The day partition of a raw row: its `written_day`, clamped into the file's period; the
+    first day when the date cannot be read."""
+    day = written_day(datetime_text)
     first, last = F.lit(period.first_day), F.lit(period.last_day)
     clamped = F.when(day < first, first).when(day > last, last).otherwise(day)
     return F.date_format(F.coalesce(clamped, first), "yyyy-MM-dd")
