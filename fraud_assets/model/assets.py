@@ -45,7 +45,7 @@ from fraud_assets.model.training import (
     fit,
     unseen_customer_rows,
 )
-from fraud_assets.model.tuning import OBJECTIVE, Trial, tune
+from fraud_assets.model.tuning import OBJECTIVE, Trial, best_of, tune
 from fraud_assets.partitions import DAILY_PARTITIONS, MODELS_POOL
 from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
@@ -249,9 +249,7 @@ def fraud_model(
         def on_trial(trial: Trial) -> None:
             _log_trial(trial)
             finished.append(trial)
-            scored = [t for t in finished if not t.error and np.isfinite(t.objective)]
-            best = max(scored, key=lambda t: t.objective, default=None)
-            context.log.info(trial_progress(trial, config.max_evals, best))
+            context.log.info(trial_progress(trial, config.max_evals, best_of(finished)))
 
         tuning = tune(
             folds,

@@ -86,6 +86,12 @@ class Trial:
         return self.metrics.get(OBJECTIVE, np.nan)
 
 
+def best_of(trials: Sequence[Trial]) -> Trial | None:
+    """The trial with the highest objective among those that ran without error."""
+    scored = [t for t in trials if not t.error and np.isfinite(t.objective)]
+    return max(scored, key=lambda t: t.objective, default=None)
+
+
 def mean_over_folds(fold_metrics: Sequence[dict[str, float]]) -> dict[str, float]:
     """Each metric's mean over the folds where it is defined (a fold without frauds has no
     average precision); NaN where no fold defines it."""
@@ -155,9 +161,8 @@ def tune(
             rstate=np.random.default_rng(seed),
             show_progressbar=False,
         )
-    succeeded = [t for t in trials if not t.error and np.isfinite(t.objective)]
-    if not succeeded:
+    best = best_of(trials)
+    if best is None:
         errors = "; ".join(sorted({trial.error or "no metrics" for trial in trials}))
         raise RuntimeError(f"every tuning trial failed: {errors}")
-    best = max(succeeded, key=lambda trial: trial.objective)
     return TuningResult(best=best, trials=trials)
