@@ -27,11 +27,11 @@ ZSCORE_WINDOWS_DAYS = (7, 30)
 PREVIOUS_GAP_CAP_SECONDS = max(CUSTOMER_WINDOWS_DAYS) * SECONDS_PER_DAY
 # Known frauds (t - 37 d, t - 28 d]: a terminal compromised that long ago is no longer.
 EARLY_RISK_DAYS = (28, TERMINAL_DELAY_DAYS + max(TERMINAL_WINDOWS_DAYS))
-# The age of a terminal's latest known fraud is capped at the look-back, for the same reason.
-KNOWN_FRAUD_CAP_SECONDS = EARLY_RISK_DAYS[1] * SECONDS_PER_DAY
 # A spread of amounts under half a cent is no spread: the amounts are equal to the cent.
 MIN_AMOUNT_STD = 0.005
 LOOKBACK_DAYS = max(max(CUSTOMER_WINDOWS_DAYS), TERMINAL_DELAY_DAYS + max(TERMINAL_WINDOWS_DAYS))
+# The age of a terminal's latest known fraud is capped at the look-back, for the same reason.
+KNOWN_FRAUD_CAP_SECONDS = LOOKBACK_DAYS * SECONDS_PER_DAY
 
 # Cleaning admits amounts with up to 12 integer and 6 decimal digits; a double holding one
 # casts back to it exactly. Squares are kept to 6 decimals, exact for amounts in cents.
