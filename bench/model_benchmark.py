@@ -161,16 +161,18 @@ def visibility(args: argparse.Namespace) -> None:
     from fraud_assets.ingestion.assets import CLEANED
     from fraud_assets.model.assets import split_of
     from fraud_assets.model.training import unseen_customer_rows
+    from fraud_assets.partitions import FilePeriod
     from fraud_assets.settings import Settings
 
     settings = Settings.from_env()
     split = split_of(args.cutoff, settings.model)
     storage = build_definitions(settings).resources["parquet_io_manager"]
-    first = date.fromisoformat(split.test[0]) - timedelta(days=28)
-    days = [
-        (first + timedelta(days=i)).isoformat() for i in range((split.last_day - first).days + 1)
-    ]
-    days = sorted(set(days) | set(split.train) | set(split.test))
+    # From the training window (known compromised cards) or 28 days before the test block
+    # (compromises still running), whichever is earlier, to the last test day.
+    first = min(
+        date.fromisoformat(split.train[0]), date.fromisoformat(split.test[0]) - timedelta(days=28)
+    )
+    days = FilePeriod(first, split.last_day).partition_keys
     cleaned = storage.read_partitions([CLEANED], days).select(
         F.col("customer_id").alias("CUSTOMER_ID"),
         F.col("terminal_id").alias("terminal"),
@@ -206,47 +208,35 @@ def ablation(args: argparse.Namespace) -> None:
     from xgboost import XGBClassifier
 
     from fraud_assets.definitions import build_definitions
+    from fraud_assets.features import transforms as T
     from fraud_assets.features.assets import FEATURES
-    from fraud_assets.features.transforms import DERIVED_FEATURES, MODEL_FEATURES
-    from fraud_assets.features.transforms import REFERENCE_FEATURES as REFERENCE
     from fraud_assets.model.assets import split_of
     from fraud_assets.model.metrics import EvaluationSet, evaluate
     from fraud_assets.model.training import unseen_customer_rows
+    from fraud_assets.partitions import FilePeriod
     from fraud_assets.settings import Settings
 
-    ratios = tuple(f"TX_AMOUNT_OVER_CUSTOMER_{w}DAY_AVG" for w in (1, 7, 30))
-    earlier = ("TX_AMOUNT_OVER_CUSTOMER_EARLIER_AVG",)
-    zscores = tuple(f"CUSTOMER_ID_AMOUNT_ZSCORE_{w}DAY_WINDOW" for w in (7, 30))
+    earlier = T.EARLIER_RATIO_FEATURE
+    ratios = [name for name in T.DERIVED_FEATURES if name != earlier]
+    previous_default = (*T.REFERENCE_FEATURES, *ratios)
+    added = {
+        "the amount z-scores": T.ZSCORE_FEATURES,
+        "the amount over the earlier average": (earlier,),
+        "the terminal's risk 28-37 days ago": (T.EARLY_RISK_FEATURE,),
+        "seconds since the terminal's known fraud": (T.KNOWN_FRAUD_AGE_FEATURE,),
+        "seconds since the customer's previous transaction": (T.PREVIOUS_GAP_FEATURE,),
+    }
     sets = {
-        "the reference 15": REFERENCE,
-        "+ amount over the customer's 1/7/30-day average (the previous default)": (
-            *REFERENCE,
-            *ratios,
-        ),
-        "+ ... and the amount z-scores": (*REFERENCE, *ratios, *zscores),
-        "+ ... and the amount over the earlier average": (*REFERENCE, *ratios, *earlier),
-        "+ ... and the terminal's risk 28-37 days ago": (
-            *REFERENCE,
-            *ratios,
-            "TERMINAL_ID_RISK_28_TO_37DAYS_AGO",
-        ),
-        "+ ... and seconds since the terminal's known fraud": (
-            *REFERENCE,
-            *ratios,
-            "TERMINAL_ID_SECONDS_SINCE_KNOWN_FRAUD",
-        ),
-        "+ ... and seconds since the customer's previous transaction": (
-            *REFERENCE,
-            *ratios,
-            "CUSTOMER_ID_SECONDS_SINCE_PREVIOUS_TX",
-        ),
-        "MODEL_FEATURES (all of the above)": MODEL_FEATURES,
+        "the reference 15": T.REFERENCE_FEATURES,
+        "+ amount over the customer's 1/7/30-day average (the previous default)": previous_default,
+        **{f"+ ... and {name}": (*previous_default, *group) for name, group in added.items()},
+        "MODEL_FEATURES (all of the above)": T.MODEL_FEATURES,
     }
     models = [
         {"n_estimators": 100, "max_depth": 5, "learning_rate": 0.1},
         {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.05},
     ]
-    derived = [f"{d.expression} AS {name}" for name, d in DERIVED_FEATURES.items()]
+    derived = [f"{d.expression} AS {name}" for name, d in T.DERIVED_FEATURES.items()]
     scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sets}
     for seed in [int(s) for s in args.seeds.split(",")]:
         folder = Path(args.data_root).resolve() / f"seed-{seed}"
@@ -254,10 +244,7 @@ def ablation(args: argparse.Namespace) -> None:
         settings = Settings.from_env()
         split = split_of(args.cutoff, settings.model)
         storage = build_definitions(settings).resources["parquet_io_manager"]
-        days = [
-            (date.fromisoformat(split.train[0]) + timedelta(days=i)).isoformat()
-            for i in range((split.last_day - date.fromisoformat(split.train[0])).days + 1)
-        ]
+        days = FilePeriod(date.fromisoformat(split.train[0]), split.last_day).partition_keys
         frame = storage.read_partitions([FEATURES], days).selectExpr("*", *derived)
         train = frame.where(F.col("day").isin(split.train)).toPandas()
         test = unseen_customer_rows(frame, split.train[0], split.test, split.delay_days)
