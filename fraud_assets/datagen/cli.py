@@ -14,6 +14,7 @@ from pyarrow import fs as pafs
 
 from fraud_assets.datagen.defects import DefectRates
 from fraud_assets.datagen.files import FileSummary, GeneratorConfig, generate
+from fraud_assets.datagen.simulator import Drift
 from fraud_assets.resources.s3 import S3Config, split_s3_url
 from fraud_assets.settings import Settings
 
@@ -68,6 +69,24 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help=f"per-row probability (per file for truncated-last-line); default {spec.default}",
         )
+    parser.add_argument(
+        "--drift-from",
+        type=date.fromisoformat,
+        default=None,
+        help="the day the world changes (for monitoring tests and demos)",
+    )
+    parser.add_argument(
+        "--drift-amount-factor",
+        type=float,
+        default=1.0,
+        help="from --drift-from on, every amount times this (labels unchanged)",
+    )
+    parser.add_argument(
+        "--drift-card-testing",
+        type=int,
+        default=0,
+        help="from --drift-from on, stolen cards a day trying bursts of tiny night amounts",
+    )
     parser.add_argument("--quiet", action="store_true")
     return parser
 
@@ -106,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         defects=_rates(args),
         empty_files=tuple(args.empty_file),
         header_only_files=tuple(args.header_only_file),
+        drift=Drift(args.drift_from, args.drift_amount_factor, args.drift_card_testing)
+        if args.drift_from
+        else None,
     )
     filesystem, root = _open_output(args.out)
     started = time.monotonic()

@@ -16,6 +16,7 @@ from fraud_assets.datagen.defects import DefectRates, break_line, pick
 from fraud_assets.datagen.simulator import (
     SECONDS_PER_DAY,
     DayTransactions,
+    Drift,
     FraudState,
     make_population,
     simulate_day,
@@ -44,6 +45,7 @@ class GeneratorConfig:
     defects: DefectRates = field(default_factory=DefectRates)
     empty_files: tuple[int, ...] = ()
     header_only_files: tuple[int, ...] = ()
+    drift: Drift | None = None
 
 
 @dataclass
@@ -168,7 +170,9 @@ def generate(
             yield HEADER
         for offset in range(config.days_per_file):
             day = summary.first_day + timedelta(days=offset)
-            day_tx = simulate_day(day, population, state, rng, start=config.start_date)
+            day_tx = simulate_day(
+                day, population, state, rng, start=config.start_date, drift=config.drift
+            )
             first_id, next_id = next_id, next_id + len(day_tx)
             if not writes or index in config.header_only_files:
                 continue

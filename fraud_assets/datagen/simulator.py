@@ -4,6 +4,11 @@ Customers and terminals sit on a 100 x 100 grid; a customer spends at the termin
 radius of it. Days are generated one at a time with vectorised numpy, so memory stays bounded by
 one day of transactions whatever the number of days. Three fraud scenarios are applied as in the
 handbook: large amounts, compromised terminals (28 days) and compromised customers (14 days).
+
+A `Drift` changes the world from a given day, for monitoring to notice: every amount inflated
+by a factor (labels stay those of the original amounts), and a fraud pattern the models never
+saw, card testing: stolen cards try bursts of tiny amounts at night at terminals far from home
+(labelled as scenario 3, a compromised customer, since the feed knows no other code).
 """
 
 from __future__ import annotations
@@ -22,6 +27,25 @@ COMPROMISED_CUSTOMERS_PER_DAY = 3
 CUSTOMER_COMPROMISE_DAYS = 14
 CUSTOMER_FRAUD_SHARE = 1 / 3
 CUSTOMER_FRAUD_AMOUNT_FACTOR = 5
+# The feed's contract knows scenarios 0-3 only (DATA.md); card testing is a stolen card's doing.
+CARD_TESTING_SCENARIO = 3
+CARD_TESTING_BURST = 5
+CARD_TESTING_MAX_AMOUNT = 5.0
+NIGHT_SECONDS = 6 * 3_600
+
+
+@dataclass(frozen=True)
+class Drift:
+    """From `from_day` on: amounts times `amount_factor`, and `card_testing_per_day` stolen
+    cards a day each making a burst of tiny night-time transactions."""
+
+    from_day: date
+    amount_factor: float = 1.0
+    card_testing_per_day: int = 0
+
+    def __post_init__(self) -> None:
+        if self.amount_factor <= 0 or self.card_testing_per_day < 0:
+            raise ValueError("drift needs an amount factor > 0 and card testing >= 0 a day")
 
 
 @dataclass(frozen=True)
@@ -111,7 +135,12 @@ def _times_within_day(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def simulate_day(
-    day: date, population: Population, state: FraudState, rng: np.random.Generator, start: date
+    day: date,
+    population: Population,
+    state: FraudState,
+    rng: np.random.Generator,
+    start: date,
+    drift: Drift | None = None,
 ) -> DayTransactions:
     """The transactions of `day`, the simulation having started on `start`."""
     day_index = (day - start).days
@@ -141,6 +170,15 @@ def simulate_day(
     stolen = victims[rng.random(len(victims)) < CUSTOMER_FRAUD_SHARE]
     amount[stolen] *= CUSTOMER_FRAUD_AMOUNT_FACTOR
     scenario[stolen] = 3
+    if drift is not None and day >= drift.from_day:
+        amount *= drift.amount_factor
+        seconds, customers, terminals, amount, scenario = _with_card_testing(
+            drift.card_testing_per_day,
+            day_index,
+            population,
+            rng,
+            (seconds, customers, terminals, amount, scenario),
+        )
 
     order = np.argsort(seconds, kind="stable")
     return DayTransactions(
@@ -152,4 +190,32 @@ def simulate_day(
         amount=np.maximum(np.round(amount[order], 2), 0.01),
         fraud=(scenario[order] > 0).astype(np.int8),
         scenario=scenario[order],
+    )
+
+
+def _with_card_testing(
+    cards: int,
+    day_index: int,
+    population: Population,
+    rng: np.random.Generator,
+    columns: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, ...]:
+    """The day's columns plus `cards` bursts of tiny amounts between midnight and 6 am, each
+    card at one terminal drawn from all of them."""
+    if not cards:
+        return columns
+    seconds, customers, terminals, amount, scenario = columns
+    n = cards * CARD_TESTING_BURST
+    victims = np.repeat(
+        rng.choice(population.n_customers, cards, replace=False), CARD_TESTING_BURST
+    )
+    places = np.repeat(rng.integers(0, population.n_terminals, cards), CARD_TESTING_BURST)
+    times = rng.integers(0, NIGHT_SECONDS, n) + day_index * SECONDS_PER_DAY
+    tiny = rng.uniform(0.5, CARD_TESTING_MAX_AMOUNT, n)
+    return (
+        np.concatenate([seconds, times]),
+        np.concatenate([customers, victims.astype(np.int64)]),
+        np.concatenate([terminals, places.astype(np.int64)]),
+        np.concatenate([amount, tiny]),
+        np.concatenate([scenario, np.full(n, CARD_TESTING_SCENARIO, dtype=np.int8)]),
     )

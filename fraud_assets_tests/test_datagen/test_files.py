@@ -9,7 +9,14 @@ import pytest
 from fraud_assets.datagen import cli
 from fraud_assets.datagen.defects import DefectRates
 from fraud_assets.datagen.files import HEADER, GeneratorConfig, generate
-from fraud_assets.datagen.simulator import make_population
+from fraud_assets.datagen.simulator import (
+    CARD_TESTING_BURST,
+    CARD_TESTING_MAX_AMOUNT,
+    CARD_TESTING_SCENARIO,
+    LARGE_AMOUNT_THRESHOLD,
+    Drift,
+    make_population,
+)
 from fraud_assets_tests.conftest import SMALL, write_landing_files
 
 
@@ -157,3 +164,25 @@ def test_time_columns_count_from_the_time_origin_whatever_the_start(tmp_path, st
         seconds = int((written - counted_from) / np.timedelta64(1, "s"))
         assert int(row[5]) == seconds and int(row[6]) == seconds // 86_400
         assert start <= written.astype("datetime64[D]").astype(date) < start + timedelta(days=3)
+
+
+def test_drift_changes_the_world_from_its_day_only(tmp_path):
+    config = dataclasses.replace(SMALL, defects=DefectRates.none(), customers=400)
+    drift_day = date(2019, 9, 21)
+    drifted = dataclasses.replace(config, drift=Drift(drift_day, 3.0, card_testing_per_day=2))
+    healthy_paths = write_landing_files(tmp_path / "healthy", config)
+    drifted_paths = write_landing_files(tmp_path / "drifted", drifted)
+    # The days before the drift are the same bytes.
+    assert healthy_paths[0].read_bytes() == drifted_paths[0].read_bytes()
+    rows = _read_rows(drifted_paths[1])
+    amounts = np.array([float(row[4]) for row in rows])
+    scenario = np.array([int(row[8]) for row in rows])
+    night = np.array([row[1][11:13] < b"06" for row in rows])
+    tiny = amounts < CARD_TESTING_MAX_AMOUNT
+    testing = tiny & night & (scenario == CARD_TESTING_SCENARIO)
+    assert testing.sum() >= 30 * 2 * CARD_TESTING_BURST
+    # Labels follow the original amounts: tripled genuine amounts above 220 stay genuine.
+    genuine = scenario == 0
+    assert (amounts[genuine] > LARGE_AMOUNT_THRESHOLD).sum() > 0
+    healthy = np.array([float(row[4]) for row in _read_rows(healthy_paths[1])])
+    assert np.median(amounts[~testing]) == pytest.approx(3 * np.median(healthy), rel=0.1)
