@@ -20,14 +20,18 @@ class CheckOutcome:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def check_results(asset: str, outcomes: Mapping[str, CheckOutcome]) -> Iterator[AssetCheckResult]:
+def check_results(
+    asset: str,
+    outcomes: Mapping[str, CheckOutcome],
+    severity: AssetCheckSeverity = AssetCheckSeverity.ERROR,
+) -> Iterator[AssetCheckResult]:
     """One result per named outcome; text metadata is rendered as Markdown."""
     for name, outcome in outcomes.items():
         yield AssetCheckResult(
             check_name=name,
             asset_key=asset,
             passed=outcome.passed,
-            severity=AssetCheckSeverity.ERROR,
+            severity=severity,
             description=outcome.description,
             metadata={
                 key: MetadataValue.md(value) if isinstance(value, str) else value

@@ -31,8 +31,9 @@ _MANAGED = (
 _DAGSTER_YAML = f"""\
 {_MANAGED}
 # Runs that share data never run together: every asset belongs to a pool (fraud_days for raw,
-# cleaned and features, fraud_models for the model assets), and a run holds its pools from
-# start to end, one run per pool at a time. Other runs queue (the queued run coordinator).
+# cleaned and features, fraud_models for the model assets, fraud_scoring for scores, alerts and
+# performance), and a run holds its pools from start to end, one run per pool at a time. Other
+# runs queue (the queued run coordinator).
 concurrency:
   pools:
     granularity: run
@@ -216,6 +217,8 @@ def model_run_config(settings: Settings, max_evals: int | None) -> dict:
                 "metric": model.promotion_metric,
                 "alpha": model.promotion_alpha,
                 "seed": model.seed,
+                "alert_max_fpr": settings.scoring.alert_max_fpr,
+                "alert_daily_budget": settings.scoring.alert_daily_budget,
             }
         },
     }

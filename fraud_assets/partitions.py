@@ -103,10 +103,12 @@ def overlap_message(pairs: list[tuple[str, str, FilePeriod, FilePeriod]], period
 
 # Runs that write days (raw, cleaned, features) wait for each other, since a file's features
 # read the days the previous file publishes; model runs wait for each other, since each decides
-# on the one champion alias. The instance runs one run of a pool at a time (see cli.py).
+# on the one champion alias; scoring runs too, since performance reads the scores of earlier
+# days. The instance runs one run of a pool at a time (see cli.py).
 DAYS_POOL = "fraud_days"
 MODELS_POOL = "fraud_models"
-POOLS = (DAYS_POOL, MODELS_POOL)
+SCORING_POOL = "fraud_scoring"
+POOLS = (DAYS_POOL, MODELS_POOL, SCORING_POOL)
 
 LANDED_FILE_TAG = "fraud_assets/landed_file"
 LANDED_VERSION_TAG = "fraud_assets/landed_version"
@@ -119,8 +121,15 @@ def file_run_tags(key: str, version: str, period: FilePeriod) -> dict[str, str]:
     assets with BackfillPolicy.single_run() then see the whole range in one step.
     """
     return {
-        "dagster/asset_partition_range_start": period.first_day.isoformat(),
-        "dagster/asset_partition_range_end": period.last_day.isoformat(),
+        **range_tags(period.first_day.isoformat(), period.last_day.isoformat()),
         LANDED_FILE_TAG: key,
         LANDED_VERSION_TAG: version,
+    }
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """The tags that make a run cover the days first..last (both included)."""
+    return {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
     }

@@ -149,6 +149,50 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class ScoringSettings:
+    """How the champion's scores become alerts, and when monitoring calls for attention."""
+
+    alert_max_fpr: float = 0.05
+    alert_daily_budget: int = 0
+    alert_top_cards: int = 100
+    reason_columns: int = 3
+    drift_psi_threshold: float = 0.25
+    drift_ks_threshold: float = 0.15
+    performance_series_days: int = 28
+    train_on_every_file: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alert_max_fpr < 1:
+            raise ValueError("FRAUD_ALERT_MAX_FPR must lie in (0, 1), e.g. 0.05 for 5%")
+        if self.alert_daily_budget < 0 or self.alert_top_cards < 1:
+            raise ValueError("FRAUD_ALERT_DAILY_BUDGET must be >= 0, FRAUD_ALERT_TOP_CARDS >= 1")
+        if min(self.drift_psi_threshold, self.drift_ks_threshold) <= 0:
+            raise ValueError("FRAUD_DRIFT_PSI_THRESHOLD and FRAUD_DRIFT_KS_THRESHOLD must be > 0")
+        if self.performance_series_days < 1:
+            raise ValueError("FRAUD_PERFORMANCE_SERIES_DAYS must be >= 1")
+
+    @classmethod
+    def from_env(cls) -> ScoringSettings:
+        defaults = cls()
+        return cls(
+            alert_max_fpr=_env_float("FRAUD_ALERT_MAX_FPR", defaults.alert_max_fpr),
+            alert_daily_budget=_env_int("FRAUD_ALERT_DAILY_BUDGET", defaults.alert_daily_budget),
+            alert_top_cards=_env_int("FRAUD_ALERT_TOP_CARDS", defaults.alert_top_cards),
+            reason_columns=_env_int("FRAUD_ALERT_REASONS", defaults.reason_columns),
+            drift_psi_threshold=_env_float(
+                "FRAUD_DRIFT_PSI_THRESHOLD", defaults.drift_psi_threshold
+            ),
+            drift_ks_threshold=_env_float("FRAUD_DRIFT_KS_THRESHOLD", defaults.drift_ks_threshold),
+            performance_series_days=_env_int(
+                "FRAUD_PERFORMANCE_SERIES_DAYS", defaults.performance_series_days
+            ),
+            train_on_every_file=_env_bool(
+                "FRAUD_TRAIN_ON_EVERY_FILE", defaults.train_on_every_file
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str
     data_dir: Path
@@ -161,6 +205,7 @@ class Settings:
     s3: S3Settings
     mlflow: MlflowSettings
     model: ModelSettings = field(default_factory=ModelSettings)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
     spark_conf: dict[str, str] = field(default_factory=dict)
     sensor_interval_seconds: int = 30
     time_origin: date | None = None
@@ -232,6 +277,7 @@ class Settings:
                 ),
             ),
             model=ModelSettings.from_env(),
+            scoring=ScoringSettings.from_env(),
             sensor_interval_seconds=_env_int("FRAUD_SENSOR_INTERVAL_SECONDS", 30),
             time_origin=_env_date("FRAUD_TIME_ORIGIN"),
             max_quarantine_share=max_quarantine_share,

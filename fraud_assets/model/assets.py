@@ -18,13 +18,19 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetObservation,
     Config,
+    DataVersion,
     MetadataValue,
+    ObserveResult,
+    OpExecutionContext,
     Output,
     ResourceParam,
     TimeWindowPartitionMapping,
     asset,
+    observable_source_asset,
 )
+from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from pydantic import Field
 from pyspark.sql import DataFrame
@@ -44,20 +50,27 @@ from fraud_assets.model.training import (
     feature_importances,
     fit,
     unseen_customer_rows,
+    with_scores,
 )
 from fraud_assets.model.tuning import OBJECTIVE, Trial, best_of, tune
 from fraud_assets.partitions import DAILY_PARTITIONS, MODELS_POOL
 from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
 from fraud_assets.resources.storage import PartitionedParquetIOManager
+from fraud_assets.scoring.monitoring import AlertRule, build_profile, profile_to_json
+from fraud_assets.scoring.scores import SCORE, sample_of, sampled_columns
 from fraud_assets.settings import ModelSettings, Settings
 
 GROUP = "model"
 CANDIDATE = "fraud_model"
 VALIDATION = "model_validation"
 CHAMPION = "champion_model"
+ALIAS = "champion_alias"
 RECORDS = "record_io_manager"
 MODEL = Settings.from_env().model
+SCORING = Settings.from_env().scoring
+# Training rows sampled for the reference profile that drift is measured against.
+PROFILE_ROWS = 100_000
 
 # The feature days of a partition: its tuning folds, training window, delay and test block.
 WINDOW = TimeWindowPartitionMapping(
@@ -96,6 +109,14 @@ class ValidationConfig(Config):
     metric: str = Field(default=MODEL.promotion_metric, description="promotion metric")
     alpha: float = Field(default=MODEL.promotion_alpha, description="one-sided level")
     seed: int = MODEL.seed
+    alert_max_fpr: float = Field(
+        default=SCORING.alert_max_fpr,
+        description="alert threshold: the false positive rate it keeps under on the test days",
+    )
+    alert_daily_budget: int = Field(
+        default=SCORING.alert_daily_budget,
+        description="alert threshold: at most this many alerts a day instead (0: use the FPR)",
+    )
 
 
 def split_of(partition_key: str, model: ModelSettings = MODEL) -> TimeSplit:
@@ -282,6 +303,19 @@ def fraud_model(
         mlflow.log_figure(plots.precision_recall_figure(test_curves), "plots/pr_test.png")
         mlflow.log_figure(plots.importance_figure(importances), "plots/importances.png")
         mlflow.log_dict(importances, "feature_importances.json")
+        # Inputs as trained on; the score as it came out on every row of days the model never
+        # saw (the test block, known compromised cards included, as scoring meets them).
+        reference = sampled_columns(
+            train_rows, stored_inputs(config.features), training_rows, PROFILE_ROWS, config.seed
+        )
+        test_block = rows.where(F.col("day").isin(split.test))
+        test_sample = sample_of(test_block, test_block.count(), PROFILE_ROWS, config.seed)
+        reference[SCORE] = (
+            with_scores(test_sample, {SCORE: model}).select(SCORE).toPandas()[SCORE].to_numpy()
+        )
+        mlflow.log_dict(
+            profile_to_json(build_profile(reference, config.seed)), registry.PROFILE_ARTIFACT
+        )
         # Doubles, as the pipeline reads them: integer columns would refuse missing values.
         example = (
             test_rows.select(*[F.col(n).cast("double") for n in stored_inputs(config.features)])
@@ -486,6 +520,18 @@ def model_validation(
             )
         mlflow.log_dict(comparisons, "bootstrap.json")
         mlflow.set_tag("significant", str(significant))
+        rule = AlertRule(config.alert_max_fpr, config.alert_daily_budget)
+        candidate_scores = table["candidate"].to_numpy()
+        threshold = rule.threshold(candidate_scores, evaluation)
+        alert_rate = float((candidate_scores >= threshold).mean())
+        lower_bound = comparisons["average_precision"]["candidate"]["ci_low"]
+        mlflow.log_param("alert_rule", rule.describe())
+        mlflow.log_metrics({"alert_rate": alert_rate, "average_precision.ci_low": lower_bound})
+        if np.isfinite(threshold):
+            mlflow.log_metric("alert_threshold", threshold)
+    registry.record_serving(
+        mlflow_tracking.client(), candidate["version"], threshold, rule.describe(), lower_bound
+    )
     record = {
         "cutoff": context.partition_key,
         "candidate_version": candidate["version"],
@@ -501,6 +547,9 @@ def model_validation(
         "test_rows": len(table),
         "test_frauds": int(labels.sum()),
         "quality_floor_passed": bool(candidate.get("quality_floor", {}).get("passed")),
+        "alert_threshold": threshold,
+        "alert_rule": rule.describe(),
+        "average_precision_ci_low": lower_bound,
     }
     return Output(
         record,
@@ -513,6 +562,9 @@ def model_validation(
             "comparison": MetadataValue.md(table_md),
             "test_rows": len(table),
             "test_frauds": int(labels.sum()),
+            "alert_threshold": threshold,
+            "alert_rule": rule.describe(),
+            "test_alert_rate": round(alert_rate, 5),
             "seconds": round(time.monotonic() - started, 1),
         },
     )
@@ -593,6 +645,7 @@ def champion_model(
         outcome = checks.CheckOutcome(
             False, f"the alias points at version {champion}, expected {serving}", outcome.metadata
         )
+    context.log_event(alias_observation(client))
     yield from gate(CHAMPION, {"champion_serves": outcome}, discard=lambda: None)
     record = {
         "cutoff": context.partition_key,
@@ -612,3 +665,29 @@ def champion_model(
     if champion:
         metadata["champion_model"] = MetadataValue.url(mlflow_tracking.model_version_url(champion))
     yield Output(record, metadata=metadata)
+
+
+def alias_observation(client: MlflowClient) -> AssetObservation:
+    """The alias as an observation of `champion_alias`: its data version is the champion."""
+    current = registry.champion_version(client)
+    version = str(current.version) if current else "none"
+    return AssetObservation(
+        asset_key=ALIAS,
+        tags={"dagster/data_version": version},
+        metadata={"champion_version": version, "cutoff": registry.cutoff_of(current) or "none"},
+    )
+
+
+@observable_source_asset(
+    name=ALIAS,
+    group_name=GROUP,
+    required_resource_keys={"mlflow_tracking"},
+    description=f"The `champion` alias of {REGISTERED_MODEL}: its data version is the model "
+    "version that scores, so a move marks the days scored before it as stale.",
+)
+def champion_alias(context: OpExecutionContext) -> ObserveResult:
+    observation = alias_observation(context.resources.mlflow_tracking.client())
+    return ObserveResult(
+        data_version=DataVersion(observation.tags["dagster/data_version"]),
+        metadata=observation.metadata,
+    )

@@ -28,6 +28,12 @@ PROMOTED_AT_TAG = "promoted_at"
 ROLLED_BACK_AT_TAG = "rolled_back_at"
 ROLLED_BACK_EVIDENCE_TAG = "rolled_back_evidence"
 CUTOFF_TAG = "dagster.partition"
+# What a version serves with, written by model_validation before it can become champion.
+THRESHOLD_TAG = "alert_threshold"
+ALERT_RULE_TAG = "alert_rule"
+AP_LOWER_BOUND_TAG = "validation_average_precision_ci_low"
+# The candidate run's summary of its training window, which drift is measured against.
+PROFILE_ARTIFACT = "monitoring/reference_profile.json"
 
 
 class RollbackError(RuntimeError):
@@ -47,6 +53,65 @@ def champion_version(client: MlflowClient, name: str = REGISTERED_MODEL) -> Mode
 class Decision:
     promote: bool
     reason: str
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A version as scoring uses it: where its model and training run are, and its alert
+    threshold and validation interval."""
+
+    version: str
+    run_id: str
+    cutoff: str | None
+    threshold: float
+    alert_rule: str
+    average_precision_lower_bound: float | None
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{REGISTERED_MODEL}/{self.version}"
+
+
+class NoChampionError(RuntimeError):
+    """Scoring was asked for, but no version holds the champion alias or it cannot serve."""
+
+
+def serving(client: MlflowClient, version: str | None = None) -> Serving:
+    """The champion (or the given version) with what it needs to serve."""
+    found = client.get_model_version(REGISTERED_MODEL, version) if version else None
+    found = found or champion_version(client)
+    if found is None:
+        raise NoChampionError(
+            f"{REGISTERED_MODEL} has no {CHAMPION} alias yet: materialise a model partition "
+            "(job train_model, or `fraud-pipeline run`) before scoring"
+        )
+    tags = found.tags
+    if THRESHOLD_TAG not in tags:
+        raise NoChampionError(
+            f"version {found.version} of {REGISTERED_MODEL} has no {THRESHOLD_TAG} tag: "
+            "re-materialise model_validation for its partition "
+            f"({tags.get(CUTOFF_TAG, 'unknown')}) so that its alert threshold is chosen"
+        )
+    lower = tags.get(AP_LOWER_BOUND_TAG)
+    return Serving(
+        version=str(found.version),
+        run_id=found.run_id,
+        cutoff=tags.get(CUTOFF_TAG),
+        threshold=float(tags[THRESHOLD_TAG]),
+        alert_rule=tags.get(ALERT_RULE_TAG, ""),
+        average_precision_lower_bound=float(lower) if lower else None,
+    )
+
+
+def record_serving(
+    client: MlflowClient, version: str, threshold: float, rule: str, lower_bound: float
+) -> None:
+    for key, value in {
+        THRESHOLD_TAG: repr(threshold),
+        ALERT_RULE_TAG: rule,
+        AP_LOWER_BOUND_TAG: repr(lower_bound),
+    }.items():
+        client.set_model_version_tag(REGISTERED_MODEL, version, key, value)
 
 
 def cutoff_of(version: ModelVersion | None) -> str | None:
