@@ -13,8 +13,14 @@ from dagster import Definitions
 from fraud_assets.features.assets import transaction_features
 from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
 from fraud_assets.ingestion.sensors import raw_files_sensor
-from fraud_assets.jobs import lookback_automation, process_landed_file, train_model
-from fraud_assets.model.assets import champion_model, fraud_model, model_validation
+from fraud_assets.jobs import (
+    lookback_automation,
+    measure_performance,
+    process_landed_file,
+    score_days,
+    train_model,
+)
+from fraud_assets.model.assets import champion_alias, champion_model, fraud_model, model_validation
 from fraud_assets.model.sensors import model_on_new_features, weekly_retraining
 from fraud_assets.resources.ingestion import IngestionRules
 from fraud_assets.resources.landing import LocalLandingZone, S3LandingZone
@@ -28,6 +34,13 @@ from fraud_assets.resources.storage import (
     LocalStorageRoot,
     S3ParquetIOManager,
     S3StorageRoot,
+)
+from fraud_assets.scoring.assets import daily_alerts, model_performance, scored_transactions
+from fraud_assets.scoring.sensors import (
+    champion_alias_watch,
+    measure_labelled_days,
+    retrain_on_degradation,
+    score_new_days,
 )
 from fraud_assets.settings import Settings
 
@@ -88,9 +101,21 @@ def build_definitions(settings: Settings) -> Definitions:
             fraud_model,
             model_validation,
             champion_model,
+            champion_alias,
+            scored_transactions,
+            daily_alerts,
+            model_performance,
         ],
-        jobs=[process_landed_file, train_model],
-        sensors=[raw_files_sensor, lookback_automation, model_on_new_features],
+        jobs=[process_landed_file, train_model, score_days, measure_performance],
+        sensors=[
+            raw_files_sensor,
+            lookback_automation,
+            model_on_new_features,
+            score_new_days,
+            measure_labelled_days,
+            retrain_on_degradation,
+            champion_alias_watch,
+        ],
         schedules=[weekly_retraining],
         resources=RESOURCES_BY_ENVIRONMENT[settings.environment](settings),
     )

@@ -1,6 +1,8 @@
-"""What starts a model partition: a file's features being done, or an optional schedule.
+"""What starts a model partition: a file's features being done while there is no champion
+yet (or after every file, with FRAUD_TRAIN_ON_EVERY_FILE), or an optional weekly schedule.
+Retraining once a champion serves is asked for by monitoring (scoring/sensors.py).
 
-Both pick the cut-off whose test block ends on the last feature day there is, and only when
+All pick the cut-off whose test block ends on the last feature day there is, and only when
 the days it reads (its earliest tuning fold) start after the features' first full look-back
 (earlier feature days were computed from a truncated history).
 """
@@ -23,6 +25,8 @@ from dagster import (
 from fraud_assets.features.assets import FEATURES
 from fraud_assets.features.transforms import LOOKBACK_DAYS
 from fraud_assets.jobs import process_landed_file, train_model
+from fraud_assets.model import registry
+from fraud_assets.resources.mlflow import MlflowResource
 from fraud_assets.settings import ModelSettings, Settings
 
 _SETTINGS = Settings.from_env()
@@ -41,7 +45,7 @@ def cutoff_for(last_feature_day: date, model: ModelSettings, earliest: date) -> 
     return cutoff if first_day_read >= earliest else None
 
 
-def _request(last_day: str, run_key: str) -> RunRequest | SkipReason:
+def request_for(last_day: str, run_key: str) -> RunRequest | SkipReason:
     cutoff = cutoff_for(date.fromisoformat(last_day), _SETTINGS.model, first_complete_day())
     if cutoff is None:
         return SkipReason(
@@ -59,14 +63,24 @@ def _request(last_day: str, run_key: str) -> RunRequest | SkipReason:
     request_job=train_model,
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=_SETTINGS.sensor_interval_seconds,
-    description="Trains, validates and decides a model when a file's features are done.",
+    description="Trains the first model when a file's features are done (every file's, with "
+    "FRAUD_TRAIN_ON_EVERY_FILE).",
 )
-def model_on_new_features(context: RunStatusSensorContext) -> RunRequest | SkipReason:
+def model_on_new_features(
+    context: RunStatusSensorContext, mlflow_tracking: MlflowResource
+) -> RunRequest | SkipReason:
     tags = context.dagster_run.tags
     last_day = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
     if not last_day:
         return SkipReason(f"run {context.dagster_run.run_id} names no partition")
-    return _request(last_day, run_key=f"after-{context.dagster_run.run_id}")
+    champion = registry.champion_version(mlflow_tracking.client())
+    if champion is not None and not _SETTINGS.scoring.train_on_every_file:
+        return SkipReason(
+            f"version {champion.version} is champion: retraining follows monitoring "
+            "(retrain_on_degradation) or the weekly schedule; FRAUD_TRAIN_ON_EVERY_FILE=true "
+            "trains after every file"
+        )
+    return request_for(last_day, run_key=f"after-{context.dagster_run.run_id}")
 
 
 @schedule(
@@ -80,4 +94,4 @@ def weekly_retraining(context: ScheduleEvaluationContext) -> RunRequest | SkipRe
     if not days:
         return SkipReason(f"{FEATURES} has no materialised day yet")
     latest = max(days)
-    return _request(latest, run_key=f"scheduled-{latest}")
+    return request_for(latest, run_key=f"scheduled-{latest}")

@@ -11,25 +11,35 @@ from dagster import (
 
 from fraud_assets.features.assets import FEATURES
 from fraud_assets.model.sensors import model_on_new_features, weekly_retraining
+from fraud_assets.resources.mlflow import MlflowResource
 from fraud_assets_tests.test_features.conftest import FILES
 
 pytestmark = pytest.mark.slow
 
 
-def _after(instance, run_id: str):
+def after_run(sensor, instance, run_id: str, resources: dict | None = None):
+    """The run status sensor's answer to the successful run `run_id`."""
     run = instance.get_run_by_id(run_id)
     (record,) = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_SUCCESS).records
     context = build_run_status_sensor_context(
-        sensor_name=model_on_new_features.name,
+        sensor_name=sensor.name,
         dagster_event=record.event_log_entry.dagster_event,
         dagster_instance=instance,
         dagster_run=run,
+        resources=resources,
     )
-    return model_on_new_features(context)
+    return sensor(context)
 
 
-def test_a_files_features_request_its_model_partition(file_by_file):
+def test_a_files_features_request_its_model_partition(file_by_file, tmp_path):
     _, instance, results = file_by_file
+    # No champion in an empty MLflow store: the first model is trained.
+    store = f"sqlite:///{tmp_path}/mlflow.db"
+    tracking = {"mlflow_tracking": MlflowResource(tracking_uri=store, registry_uri=store)}
+
+    def _after(instance, run_id):
+        return after_run(model_on_new_features, instance, run_id, tracking)
+
     # The first file's days only warm up the 37-day look-back: no model yet. The second
     # file's partition (cut-off 10-06) would tune on folds from 09-02, inside the warm-up.
     for file in FILES[:2]:

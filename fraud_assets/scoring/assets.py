@@ -1,0 +1,677 @@
+"""The champion at work: `scored_transactions`, `daily_alerts` and `model_performance`.
+
+Scores depend on `champion_alias` (model group), whose data version is the champion's model
+version: a day scored by an earlier champion shows as stale in the UI, and a backfill of those
+days re-scores them. Every scored row keeps the version that served it, so
+performance is measured on the scores that were actually served.
+"""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import mlflow
+import mlflow.artifacts
+import mlflow.spark
+import numpy as np
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    BackfillPolicy,
+    MetadataValue,
+    Output,
+    ResourceParam,
+    TimeWindowPartitionMapping,
+    asset,
+)
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from fraud_assets.checks import CheckOutcome, check_results, gate
+from fraud_assets.features.assets import FEATURES, IncompleteInputError
+from fraud_assets.features.transforms import STORED_FEATURES
+from fraud_assets.ingestion.assets import IO_MANAGER
+from fraud_assets.metadata import markdown_table
+from fraud_assets.model import registry
+from fraud_assets.model.assets import champion_alias
+from fraud_assets.model.training import LABEL, unseen_customer_rows
+from fraud_assets.partitions import DAILY_PARTITIONS, SCORING_POOL
+from fraud_assets.resources.mlflow import MlflowResource
+from fraud_assets.resources.storage import PartitionedParquetIOManager
+from fraud_assets.scoring import plots
+from fraud_assets.scoring.monitoring import (
+    ColumnProfile,
+    Drift,
+    drift,
+    profile_from_json,
+    realized_performance,
+    reasons,
+    sparkline,
+)
+from fraud_assets.scoring.scores import (
+    ALERT,
+    HISTOGRAM_BINS,
+    MODEL_VERSION,
+    SCORE,
+    sample_of,
+    score_metrics,
+    score_rows,
+    top_cards,
+)
+from fraud_assets.settings import Settings
+
+GROUP = "scoring"
+SCORED = "scored_transactions"
+ALERTS = "daily_alerts"
+PERFORMANCE = "model_performance"
+DRIFT_CHECK = "input_drift"
+PERFORMANCE_CHECK = "realized_performance_within_interval"
+MONITORING_CHECKS = (DRIFT_CHECK, PERFORMANCE_CHECK)
+_SETTINGS = Settings.from_env()
+SCORING = _SETTINGS.scoring
+MODEL = _SETTINGS.model
+# Rows per day sampled for drift: PSI and KS are stable to ~1e-3 there, at a driver's cost.
+DRIFT_ROWS_PER_DAY = 50_000
+# The trailing window of realized performance is as long as the test block its bound is from.
+TRAILING_DAYS = MODEL.test_days
+# Labels of the trailing window's cards that were known, as in the validation's test set.
+KNOWN_FRAUD_DAYS = MODEL.train_days + MODEL.delay_days
+
+
+def _require_published(
+    storage: PartitionedParquetIOManager, days: list[str], purpose: str
+) -> dict[str, int]:
+    published = storage.published_rows([FEATURES], days)
+    missing = [day for day in days if day not in published]
+    if missing:
+        raise IncompleteInputError(
+            f"{purpose} needs the features of {len(missing)} days that are not materialised "
+            f"({missing[0]}..{missing[-1]}); ingest the files that hold them first"
+        )
+    return published
+
+
+def _profile(run_id: str) -> dict[str, ColumnProfile]:
+    return profile_from_json(
+        mlflow.artifacts.load_dict(f"runs:/{run_id}/{registry.PROFILE_ARTIFACT}")
+    )
+
+
+# Columns equal on every row of a day: a day's distribution of them is a single point.
+SAME_ALL_DAY = ("TX_DURING_WEEKEND",)
+
+
+def day_drift(
+    profile: dict[str, ColumnProfile],
+    sample: pd.DataFrame,
+) -> dict[str, list[Drift]]:
+    """Drift of every profiled column but SAME_ALL_DAY, per day of the sample."""
+    columns = [name for name in profile if name in sample.columns and name not in SAME_ALL_DAY]
+    return {
+        day: drift(profile, {name: group[name].to_numpy(np.float64) for name in columns})
+        for day, group in sample.groupby("day")
+    }
+
+
+def drift_outcome(
+    drift_by_day: dict[str, list[Drift]], psi_threshold: float, ks_threshold: float
+) -> CheckOutcome:
+    """Fails when a column of a day drifts beyond a threshold; names the top drifting ones."""
+    drifted = {
+        day: [d for d in found if d.exceeds(psi_threshold, ks_threshold)]
+        for day, found in drift_by_day.items()
+    }
+    drifted = {day: found for day, found in drifted.items() if found}
+    worst_day = max(drift_by_day, key=lambda day: drift_by_day[day][0].psi)
+    top = [
+        {
+            "column": d.column,
+            "psi": f"{d.psi:.3f}",
+            "ks": f"{d.ks_statistic:.3f}",
+            "ks p": f"{d.ks_p_value:.2g}",
+        }
+        for d in drift_by_day[worst_day][:5]
+    ]
+    per_day = [
+        {
+            "day": day,
+            "max psi": f"{found[0].psi:.3f}",
+            "top column": found[0].column,
+            "drifting columns": len(drifted.get(day, [])),
+        }
+        for day, found in sorted(drift_by_day.items())
+    ]
+    metadata = {
+        f"top_drifting_columns_{worst_day}": markdown_table(top),
+        "per_day": markdown_table(per_day),
+        "max_psi": round(drift_by_day[worst_day][0].psi, 4),
+        "days_drifting": len(drifted),
+    }
+    if drifted:
+        names = sorted({d.column for found in drifted.values() for d in found})
+        return CheckOutcome(
+            False,
+            f"{len(drifted)} of {len(drift_by_day)} days drift from the champion's training "
+            f"window (PSI > {psi_threshold} or KS > {ks_threshold}) in {', '.join(names[:6])}"
+            f"{' and more' if len(names) > 6 else ''}",
+            metadata,
+        )
+    return CheckOutcome(
+        True,
+        f"every column of {len(drift_by_day)} days stays within PSI {psi_threshold} and KS "
+        f"{ks_threshold} of the champion's training window",
+        metadata,
+    )
+
+
+def _histogram(observed: dict[str, Any]) -> str:
+    counts = [int(observed.get(f"score_bin_{i}", 0)) for i in range(HISTOGRAM_BINS)]
+    total = max(sum(counts), 1)
+    width = 1 / HISTOGRAM_BINS
+    return markdown_table(
+        [
+            {
+                "score": f"[{i * width:.1f}, {(i + 1) * width:.1f}"
+                + ("]" if i == len(counts) - 1 else ")"),
+                "rows": count,
+                "share": f"{count / total:.2%}",
+                "": "█" * round(40 * count / total),
+            }
+            for i, count in enumerate(counts)
+        ]
+    )
+
+
+@asset(
+    name=SCORED,
+    partitions_def=DAILY_PARTITIONS,
+    ins={"features": AssetIn(FEATURES)},
+    deps=[champion_alias],
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name=GROUP,
+    io_manager_key=IO_MANAGER,
+    pool=SCORING_POOL,
+    kinds={"spark", "mlflow", "parquet"},
+    check_specs=[
+        AssetCheckSpec(
+            "every_row_scored",
+            asset=SCORED,
+            blocking=True,
+            description="One score in [0, 1] for every feature row of the day.",
+        ),
+        AssetCheckSpec(
+            DRIFT_CHECK,
+            asset=SCORED,
+            description="Each model input and the score stay within the PSI and KS thresholds "
+            "of the champion's training window (warns).",
+        ),
+    ],
+    description="Every transaction of a feature day scored by the champion of the moment: "
+    "fraud probability, alert flag (score >= the version's threshold), model version, time.",
+)
+def scored_transactions(
+    context: AssetExecutionContext,
+    features: DataFrame,
+    mlflow_tracking: MlflowResource,
+    parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
+) -> Iterator[Output[Any] | AssetCheckResult]:
+    started = time.monotonic()
+    keys = list(context.partition_keys)
+    storage = parquet_io_manager
+    expected = _require_published(storage, keys, f"scoring {keys[0]}..{keys[-1]}")
+    if not sum(expected.values()):
+        raise IncompleteInputError(
+            f"the features of {keys[0]}..{keys[-1]} hold no rows: there is nothing to score. "
+            "Ingest the file that covers these days first."
+        )
+    champion = registry.serving(mlflow_tracking.client())
+    context.log.info(
+        f"scoring {len(keys)} days ({sum(expected.values()):,} rows) with version "
+        f"{champion.version}, alert at score >= {champion.threshold:.4f}"
+    )
+    model = mlflow.spark.load_model(champion.model_uri)
+    scored = score_rows(features, model, champion.threshold, champion.version, datetime.now(UTC))
+    staged = storage.stage([SCORED], scored, keys, context.run_id, score_metrics())
+    observed = staged.observed
+    rows, alerts = sum(staged.rows.values()), int(observed["alerts"])
+    complete = (
+        rows == sum(expected.values())
+        and not observed["null_scores"]
+        and 0 <= observed["score_min"] <= observed["score_max"] <= 1
+    )
+    every_row = CheckOutcome(
+        complete,
+        f"{rows:,} scores for {sum(expected.values()):,} feature rows; "
+        f"{observed['null_scores']} missing; range [{observed['score_min']:.4f}, "
+        f"{observed['score_max']:.4f}]",
+    )
+    yield from gate(SCORED, {"every_row_scored": every_row}, lambda: storage.discard(staged))
+    profile = _profile(champion.run_id)
+    inputs = [name for name in profile if name in features.columns]
+    stored = storage.read_staged(staged)
+    picked = sample_of(
+        features.select("TRANSACTION_ID", "day", *[F.col(n).cast("double") for n in inputs]),
+        rows,
+        DRIFT_ROWS_PER_DAY * len(keys),
+        seed=MODEL.seed,
+    )
+    sample = F.broadcast(picked).join(stored.select("TRANSACTION_ID", SCORE), "TRANSACTION_ID")
+    drifting = drift_outcome(
+        day_drift(profile, sample.toPandas()),
+        SCORING.drift_psi_threshold,
+        SCORING.drift_ks_threshold,
+    )
+    yield from check_results(SCORED, {DRIFT_CHECK: drifting}, AssetCheckSeverity.WARN)
+    alerts_by_day = dict(stored.groupBy("day").agg(F.sum(F.col(ALERT).cast("int"))).collect())
+    per_day = [
+        {"day": day, "rows": staged.rows[day], "alerts": alerts_by_day.get(day) or 0}
+        for day in keys
+    ]
+    yield Output(
+        staged,
+        metadata={
+            "model_version": champion.version,
+            "alert_threshold": champion.threshold,
+            "alert_rule": champion.alert_rule,
+            "alerts": alerts,
+            "alert_rate": round(alerts / max(rows, 1), 5),
+            "score_histogram": MetadataValue.md(_histogram(observed)),
+            "rows_per_day": MetadataValue.md(markdown_table(per_day)),
+            "max_psi": drifting.metadata["max_psi"],
+            "seconds": round(time.monotonic() - started, 1),
+        },
+    )
+
+
+REASON_COLUMNS = tuple(f"reason_{i + 1}" for i in range(SCORING.reason_columns))
+_ALERT_INPUTS = ("TX_AMOUNT", *STORED_FEATURES)
+
+
+def alert_queue(cards: pd.DataFrame, profiles: dict[str, dict[str, ColumnProfile]]) -> pd.DataFrame:
+    """The top cards with one reason column per REASON_COLUMNS, from the profile of the model
+    version that scored each card (the inputs of its top transaction, furthest from training)."""
+    queue = cards.copy()
+    for column in REASON_COLUMNS:
+        queue[column] = ""
+    for version, rows in queue.groupby(MODEL_VERSION):
+        explained = reasons(profiles[version], rows, len(REASON_COLUMNS))
+        for position, column in enumerate(REASON_COLUMNS):
+            queue.loc[rows.index, column] = [
+                found[position] if position < len(found) else "" for found in explained
+            ]
+    return queue
+
+
+def queue_outcome(queue: pd.DataFrame, scored_days: set[str], k: int) -> CheckOutcome:
+    """Per day at most k cards, each once, ranked 1..n by score; a scored day has a queue."""
+    problems = []
+    for day, rows in queue.groupby("day"):
+        ranks = sorted(rows["rank"])
+        if len(rows) > k or ranks != list(range(1, len(rows) + 1)):
+            problems.append(f"{day}: ranks {ranks[:3]}.. for {len(rows)} cards (k = {k})")
+        if rows["CUSTOMER_ID"].duplicated().any():
+            problems.append(f"{day}: a card appears twice")
+        ordered = rows.sort_values("rank")["max_score"].to_numpy()
+        if (np.diff(ordered) > 0).any():
+            problems.append(f"{day}: scores do not fall with the rank")
+    without = sorted(scored_days - set(queue["day"]))
+    if without:
+        problems.append(f"{len(without)} scored days have no queue ({without[0]}..)")
+    if problems:
+        return CheckOutcome(False, "; ".join(problems[:5]))
+    return CheckOutcome(
+        True, f"{len(queue)} cards over {queue['day'].nunique()} days, <= {k} a day"
+    )
+
+
+@asset(
+    name=ALERTS,
+    partitions_def=DAILY_PARTITIONS,
+    ins={"scored": AssetIn(SCORED), "features": AssetIn(FEATURES)},
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name=GROUP,
+    io_manager_key=IO_MANAGER,
+    pool=SCORING_POOL,
+    kinds={"spark", "parquet"},
+    check_specs=[
+        AssetCheckSpec(
+            "queue_well_formed",
+            asset=ALERTS,
+            blocking=True,
+            description="Per scored day at most k cards, each once, ranked by their score.",
+        )
+    ],
+    description=f"The investigators' queue: per day the {SCORING.alert_top_cards} cards with "
+    "the highest score, their transactions from the most suspicious down, and the inputs of "
+    "the top transaction that stand out most from the champion's training window.",
+)
+def daily_alerts(
+    context: AssetExecutionContext,
+    scored: DataFrame,
+    features: DataFrame,
+    mlflow_tracking: MlflowResource,
+    parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
+) -> Iterator[Output[Any] | AssetCheckResult]:
+    keys = list(context.partition_keys)
+    storage = parquet_io_manager
+    k = SCORING.alert_top_cards
+    scored_rows = storage.published_rows([SCORED], keys)
+    inputs = [F.col(name).cast("double") for name in _ALERT_INPUTS if name in features.columns]
+    top = top_cards(scored, k).join(
+        features.select(F.col("TRANSACTION_ID").alias("top_transaction_id"), *inputs),
+        "top_transaction_id",
+    )
+    cards = top.toPandas()
+    profiles = {
+        version: _profile(registry.serving(mlflow_tracking.client(), version).run_id)
+        for version in cards[MODEL_VERSION].unique()
+    }
+    queue = alert_queue(cards, profiles)
+    columns = [
+        "rank",
+        "CUSTOMER_ID",
+        "max_score",
+        "top_transaction_id",
+        "TX_AMOUNT",
+        "transactions",
+        "alerted_transactions",
+        "transaction_ids",
+        *REASON_COLUMNS,
+        MODEL_VERSION,
+        "day",
+    ]
+    queue = queue[columns].sort_values(["day", "rank"], ignore_index=True)
+    known = {field.name: field for field in top.schema.fields}
+    schema = StructType([known.get(c) or StructField(c, StringType()) for c in columns])
+    frame = scored.sparkSession.createDataFrame(queue, schema=schema)
+    staged = storage.stage([ALERTS], frame, keys, context.run_id)
+    outcome = queue_outcome(queue, {d for d, n in scored_rows.items() if n}, k)
+    yield from gate(ALERTS, {"queue_well_formed": outcome}, lambda: storage.discard(staged))
+    latest = queue[queue["day"] == queue["day"].max()].head(10) if len(queue) else queue
+    shown = latest[["rank", "CUSTOMER_ID", "max_score", "transactions", *REASON_COLUMNS]]
+    yield Output(
+        staged,
+        metadata={
+            "cards": len(queue),
+            "cards_per_day": k,
+            "cards_above_threshold": int((queue["alerted_transactions"] > 0).sum()),
+            "preview": MetadataValue.md(
+                f"Top of the queue on {latest['day'].max() if len(latest) else 'no day'}\n\n"
+                + markdown_table(
+                    [
+                        {**row, "max_score": f"{row['max_score']:.4f}"}
+                        for row in shown.to_dict("records")
+                    ]
+                )
+            ),
+        },
+    )
+
+
+def _day(key: str, offset: int) -> str:
+    return (date.fromisoformat(key) + timedelta(days=offset)).isoformat()
+
+
+# Logged to MLflow and shown as metadata, with the prefix `realized_`.
+REALIZED = (
+    "roc_auc",
+    "average_precision",
+    "card_precision_at_k",
+    "precision_at_threshold",
+    "recall_at_threshold",
+    "rolling_average_precision",
+)
+PERFORMANCE_COLUMNS = (
+    "transactions",
+    "frauds",
+    "alerts",
+    "roc_auc",
+    "average_precision",
+    "card_precision_at_k",
+    "precision_at_threshold",
+    "recall_at_threshold",
+)
+
+
+def performance_rows(table: pd.DataFrame, days: list[str], k: int) -> pd.DataFrame:
+    """Per day, the realized metrics of the day and of the TRAILING_DAYS days ending on it, and
+    the model version that served most of the day's scores."""
+    rows = []
+    for day in days:
+        trailing = [_day(day, -offset) for offset in range(TRAILING_DAYS)]
+        window = table[table["day"].isin(trailing)]
+        today = window[window["day"] == day]
+        row: dict[str, Any] = {
+            "day": day,
+            MODEL_VERSION: today[MODEL_VERSION].mode().iloc[0] if len(today) else None,
+            "rolling_days": int(window["day"].nunique()),
+        }
+        for prefix, part in (("", today), ("rolling_", window)):
+            if len(part):
+                measured = realized_performance(
+                    part[SCORE].to_numpy(),
+                    part[LABEL].to_numpy(),
+                    part["CUSTOMER_ID"].to_numpy(),
+                    pd.factorize(part["day"], sort=True)[0],
+                    part[ALERT].to_numpy(),
+                    k,
+                ).as_dict()
+            else:
+                measured = dict.fromkeys(PERFORMANCE_COLUMNS, float("nan"))
+            row.update({f"{prefix}{name}": value for name, value in measured.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def performance_outcome(rows: pd.DataFrame, bounds: dict[str, float | None]) -> CheckOutcome:
+    """Fails when the trailing average precision of a day with a full trailing window falls
+    below the lower bound of its serving version's validation interval."""
+    full = rows[rows["rolling_days"] == TRAILING_DAYS]
+    below = [
+        f"{r['day']}: {r['rolling_average_precision']:.4f} < {bounds[r[MODEL_VERSION]]:.4f} "
+        f"(version {r[MODEL_VERSION]})"
+        for r in full.to_dict("records")
+        if bounds.get(r[MODEL_VERSION]) is not None
+        and r["rolling_average_precision"] < bounds[r[MODEL_VERSION]]
+    ]
+    unbounded = sorted({str(v) for v in full[MODEL_VERSION] if bounds.get(v) is None})
+    metadata = {"days_measured": len(full), "days_below_bound": len(below)}
+    if below:
+        return CheckOutcome(
+            False,
+            f"the average precision over the last {TRAILING_DAYS} days fell below the champion's "
+            f"validation interval on {len(below)} days: {'; '.join(below[:5])}",
+            metadata,
+        )
+    # Too few scored days (or no recorded interval) is no evidence of a fall: no warning.
+    compared = int(sum(str(v) not in unbounded for v in full[MODEL_VERSION]))
+    unknown = (
+        f"; versions {', '.join(unbounded)} record no validation interval" if unbounded else ""
+    )
+    return CheckOutcome(
+        True,
+        f"on {compared} days the average precision over the last {TRAILING_DAYS} days stayed "
+        f"within the serving version's validation interval; {len(rows) - len(full)} days have "
+        f"fewer than {TRAILING_DAYS} scored days behind them{unknown}",
+        metadata,
+    )
+
+
+def _series(
+    storage: PartitionedParquetIOManager, keys: list[str], rows: pd.DataFrame
+) -> pd.DataFrame:
+    """The measured days of the last performance_series_days up to the run's last day: the
+    published ones before the run's days, then the run's own."""
+    days = SCORING.performance_series_days
+    earlier = [_day(keys[-1], -offset) for offset in range(days - 1, -1, -1)]
+    earlier = [day for day in earlier if day < keys[0]]
+    published = [d for d, n in storage.published_rows([PERFORMANCE], earlier).items() if n]
+    if not published:
+        return rows
+    before = storage.read_partitions([PERFORMANCE], published).toPandas()
+    return pd.concat([before[rows.columns], rows], ignore_index=True).sort_values("day")
+
+
+_SERIES = {
+    "average_precision": "AP",
+    "rolling_average_precision": f"AP {TRAILING_DAYS} d",
+    "roc_auc": "ROC AUC",
+    "card_precision_at_k": "CP@k",
+    "precision_at_threshold": "precision",
+    "recall_at_threshold": "recall",
+}
+
+
+def _series_markdown(series: pd.DataFrame) -> str:
+    """One row per metric with its sparkline over the days, then one row per day."""
+    trend = markdown_table(
+        [
+            {
+                "metric": label,
+                f"{series['day'].iloc[0]} .. {series['day'].iloc[-1]}": sparkline(
+                    series[name].tolist()
+                ),
+                "last": f"{series[name].iloc[-1]:.4f}",
+            }
+            for name, label in _SERIES.items()
+        ]
+    )
+    days = markdown_table(
+        [
+            {
+                "day": row["day"],
+                "version": row[MODEL_VERSION],
+                "frauds": int(row["frauds"]) if np.isfinite(row["frauds"]) else "",
+                "alerts": int(row["alerts"]) if np.isfinite(row["alerts"]) else "",
+                **{label: f"{row[name]:.4f}" for name, label in _SERIES.items()},
+            }
+            for row in series.to_dict("records")
+        ]
+    )
+    return f"{trend}\n\n{days}"
+
+
+def _log_to_mlflow(client: MlflowClient, rows: pd.DataFrame, runs: dict[str, str]) -> None:
+    """Each day's realized metrics under the run of the version that served it, one step a day,
+    so MLflow draws the series."""
+    for version, part in rows.groupby(MODEL_VERSION):
+        metrics = []
+        for row in part.to_dict("records"):
+            day = date.fromisoformat(row["day"])
+            stamp = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+            for name in REALIZED:
+                if np.isfinite(row[name]):
+                    metrics.append(
+                        Metric(f"realized_{name}", float(row[name]), stamp, day.toordinal())
+                    )
+        client.log_batch(runs[version], metrics=metrics)
+
+
+@asset(
+    name=PERFORMANCE,
+    partitions_def=DAILY_PARTITIONS,
+    ins={
+        "scored": AssetIn(
+            SCORED,
+            partition_mapping=TimeWindowPartitionMapping(
+                start_offset=-(TRAILING_DAYS - 1), allow_nonexistent_upstream_partitions=True
+            ),
+        ),
+        "labels": AssetIn(
+            FEATURES,
+            partition_mapping=TimeWindowPartitionMapping(
+                start_offset=-(TRAILING_DAYS - 1 + KNOWN_FRAUD_DAYS),
+                end_offset=MODEL.delay_days,
+                allow_nonexistent_upstream_partitions=True,
+            ),
+        ),
+    },
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name=GROUP,
+    io_manager_key=IO_MANAGER,
+    pool=SCORING_POOL,
+    kinds={"spark", "mlflow", "parquet"},
+    check_specs=[
+        AssetCheckSpec(
+            PERFORMANCE_CHECK,
+            asset=PERFORMANCE,
+            description=f"The average precision of the served scores over the last "
+            f"{TRAILING_DAYS} days stays above the lower bound of the serving version's "
+            "validation bootstrap interval (warns).",
+        )
+    ],
+    description="Once a day's labels are known (the delay after it), what the served scores "
+    "achieved: ROC AUC, average precision, Card Precision@k and precision / recall of the "
+    "alerts, for the day and its trailing week, on the cards not known as compromised.",
+)
+def model_performance(
+    context: AssetExecutionContext,
+    scored: DataFrame,
+    labels: DataFrame,
+    mlflow_tracking: MlflowResource,
+    parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
+) -> Iterator[Output[DataFrame] | AssetCheckResult]:
+    keys = list(context.partition_keys)
+    storage = parquet_io_manager
+    known_on = _day(keys[-1], MODEL.delay_days)
+    if not storage.published_rows([FEATURES], [known_on]):
+        raise IncompleteInputError(
+            f"the labels of {keys[-1]} are known from {known_on} ({MODEL.delay_days} days "
+            f"later), whose features are not materialised: measure up to {_day(keys[-1], 0)} "
+            f"once the file holding {known_on} is ingested"
+        )
+    present = storage.published_rows([SCORED], keys)
+    unscored = [key for key in keys if not present.get(key)]
+    if unscored:
+        raise IncompleteInputError(
+            f"{SCORED} holds no scores for {len(unscored)} of the days to measure "
+            f"({unscored[0]}..{unscored[-1]}): materialise {SCORED} for them first"
+        )
+    span = list(context.asset_partition_keys_for_input("scored"))
+    label_days = list(context.asset_partition_keys_for_input("labels"))
+    evaluated = (
+        unseen_customer_rows(labels, label_days[0], span, MODEL.delay_days)
+        .select("TRANSACTION_ID", "CUSTOMER_ID", "day", LABEL)
+        .join(scored.select("TRANSACTION_ID", SCORE, ALERT, MODEL_VERSION), "TRANSACTION_ID")
+    )
+    table = evaluated.toPandas()
+    rows = performance_rows(table, keys, SCORING.alert_top_cards)
+    client = mlflow_tracking.client()
+    servings = {
+        version: registry.serving(client, version)
+        for version in rows[MODEL_VERSION].dropna().unique()
+    }
+    outcome = performance_outcome(
+        rows, {v: s.average_precision_lower_bound for v, s in servings.items()}
+    )
+    yield from check_results(PERFORMANCE, {PERFORMANCE_CHECK: outcome}, AssetCheckSeverity.WARN)
+    _log_to_mlflow(client, rows, {v: s.run_id for v, s in servings.items()})
+    series = _series(storage, keys, rows)
+    latest = servings[rows[MODEL_VERSION].dropna().iloc[-1]]
+    figure = plots.performance_figure(series, latest.average_precision_lower_bound, TRAILING_DAYS)
+    artifact = f"monitoring/performance_{keys[-1]}.png"
+    client.log_figure(latest.run_id, figure, artifact)
+    last = rows.iloc[-1]
+    yield Output(
+        scored.sparkSession.createDataFrame(rows),
+        metadata={
+            **{
+                f"realized_{name}": round(float(last[name]), 4)
+                for name in REALIZED
+                if np.isfinite(last[name])
+            },
+            "model_version": str(last[MODEL_VERSION]),
+            "series": MetadataValue.md(_series_markdown(series)),
+            "plot": MetadataValue.url(
+                f"{mlflow_tracking.run_url(latest.run_id)}/artifacts/{artifact}"
+            ),
+        },
+    )

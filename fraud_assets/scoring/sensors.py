@@ -1,0 +1,187 @@
+"""What keeps the champion at work: scoring new days, measuring them once their labels are
+known, watching the alias, and retraining when monitoring says the champion has slipped.
+
+Retraining is asked for at most once per cut-off (a run tagged with it, or a candidate already
+trained for it, means no second one) and never without labelled days the champion has not
+trained on (the latest cut-off must lie after the champion's).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    RunStatusSensorContext,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_status_sensor,
+    sensor,
+)
+
+from fraud_assets.features.assets import FEATURES
+from fraud_assets.jobs import (
+    measure_performance,
+    process_landed_file,
+    score_days,
+    train_model,
+)
+from fraud_assets.model import registry
+from fraud_assets.model.assets import ALIAS, CANDIDATE, alias_observation
+from fraud_assets.model.sensors import cutoff_for, first_complete_day
+from fraud_assets.partitions import range_tags
+from fraud_assets.resources.mlflow import MlflowResource
+from fraud_assets.scoring.assets import MONITORING_CHECKS, PERFORMANCE, SCORED
+from fraud_assets.settings import Settings
+
+_SETTINGS = Settings.from_env()
+RETRAIN_TAG = "fraud_assets/retrain_cutoff"
+RETRAIN_REASON_TAG = "fraud_assets/retrain_reason"
+
+
+def _materialized(context: RunStatusSensorContext | SensorEvaluationContext, name: str) -> set:
+    return set(context.instance.get_materialized_partitions(AssetKey(name)))
+
+
+def days_to_score(feature_days: set[str], scored_days: set[str], after: str | None) -> list[str]:
+    """Feature days after the champion's cut-off that hold no scores yet."""
+    return sorted(day for day in feature_days - scored_days if after is None or day > after)
+
+
+def days_to_measure(
+    scored_days: set[str], measured_days: set[str], feature_days: set[str], delay_days: int
+) -> list[str]:
+    """Scored days not measured yet whose labels are known: the features of the day `delay_days`
+    later exist."""
+    if not feature_days:
+        return []
+    known_until = (date.fromisoformat(max(feature_days)) - timedelta(days=delay_days)).isoformat()
+    return sorted(day for day in scored_days - measured_days if day <= known_until)
+
+
+def _range_request(days: list[str], run_key: str) -> RunRequest:
+    return RunRequest(run_key=run_key, tags=range_tags(days[0], days[-1]))
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[process_landed_file, train_model],
+    request_job=score_days,
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=_SETTINGS.sensor_interval_seconds,
+    description="Scores new feature days (a landed file's, or those after a new champion's "
+    "cut-off) with the champion, and queues their alerts.",
+)
+def score_new_days(
+    context: RunStatusSensorContext, mlflow_tracking: MlflowResource
+) -> RunRequest | SkipReason:
+    champion = registry.champion_version(mlflow_tracking.client())
+    if champion is None:
+        return SkipReason("no champion yet: nothing scores until a model partition promotes one")
+    after = registry.cutoff_of(champion)
+    features = _materialized(context, FEATURES)
+    wanted = set(days_to_score(features, _materialized(context, SCORED), after))
+    tags = context.dagster_run.tags
+    first, last = (tags.get(f"dagster/asset_partition_range_{end}") for end in ("start", "end"))
+    if first and last:
+        # A landed file's days are scored again: their features were just (re)written.
+        wanted |= {day for day in features if first <= day <= last and (not after or day > after)}
+    if not wanted:
+        return SkipReason(f"every feature day after cut-off {after} is scored")
+    return _range_request(sorted(wanted), f"score-after-{context.dagster_run.run_id}")
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[score_days],
+    request_job=measure_performance,
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=_SETTINGS.sensor_interval_seconds,
+    description="Measures the served scores of the days whose labels became known.",
+)
+def measure_labelled_days(context: RunStatusSensorContext) -> RunRequest | SkipReason:
+    days = days_to_measure(
+        _materialized(context, SCORED),
+        _materialized(context, PERFORMANCE),
+        _materialized(context, FEATURES),
+        _SETTINGS.model.delay_days,
+    )
+    if not days:
+        return SkipReason("no scored day has newly known labels")
+    return _range_request(days, f"measure-after-{context.dagster_run.run_id}")
+
+
+def failed_monitoring_checks(context: RunStatusSensorContext) -> list[str]:
+    records = context.instance.get_records_for_run(
+        context.dagster_run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    return [
+        f"{e.check_name}: {e.description}"
+        for e in evaluations
+        if e.check_name in MONITORING_CHECKS and not e.passed
+    ]
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[score_days, measure_performance],
+    request_job=train_model,
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=_SETTINGS.sensor_interval_seconds,
+    description="Trains the latest model partition when the drift or the performance check "
+    "failed: at most once per cut-off, and only with labelled days the champion has not seen.",
+)
+def retrain_on_degradation(
+    context: RunStatusSensorContext, mlflow_tracking: MlflowResource
+) -> RunRequest | SkipReason:
+    failed = failed_monitoring_checks(context)
+    if not failed:
+        return SkipReason(f"monitoring checks of run {context.dagster_run.run_id} passed")
+    features = _materialized(context, FEATURES)
+    if not features:
+        return SkipReason(f"{FEATURES} has no materialised day")
+    latest = max(features)
+    found = cutoff_for(date.fromisoformat(latest), _SETTINGS.model, first_complete_day())
+    if found is None:
+        return SkipReason(f"features end on {latest}: no model partition has its days yet")
+    cutoff = found.isoformat()
+    champion_cutoff = registry.cutoff_of(registry.champion_version(mlflow_tracking.client()))
+    if champion_cutoff and cutoff <= champion_cutoff:
+        return SkipReason(
+            f"monitoring failed ({failed[0]}), but the latest cut-off {cutoff} adds no labelled "
+            f"day to the champion's {champion_cutoff}: retraining waits for new labels"
+        )
+    if cutoff in _materialized(context, CANDIDATE) or context.instance.get_runs(
+        RunsFilter(tags={RETRAIN_TAG: cutoff}), limit=1
+    ):
+        return SkipReason(f"cut-off {cutoff} was already trained or requested")
+    return RunRequest(
+        run_key=f"retrain-{cutoff}",
+        partition_key=cutoff,
+        tags={RETRAIN_TAG: cutoff, RETRAIN_REASON_TAG: "; ".join(failed)[:1000]},
+    )
+
+
+@sensor(
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description=f"Observes {ALIAS} when the alias moved outside a run (a rollback), so the "
+    "days it scored show as stale.",
+)
+def champion_alias_watch(
+    context: SensorEvaluationContext, mlflow_tracking: MlflowResource
+) -> SensorResult | SkipReason:
+    observation = alias_observation(mlflow_tracking.client())
+    current = observation.tags["dagster/data_version"]
+    last = context.instance.get_latest_data_version_record(AssetKey(ALIAS), is_source=True)
+    seen = last.asset_observation.tags.get("dagster/data_version") if last else None
+    if seen == current:
+        return SkipReason(f"the champion is still version {current}")
+    return SensorResult(asset_events=[observation])
