@@ -14,7 +14,7 @@ FILES = ("2019-08-22.txt", "2019-09-21.txt", "2019-10-21.txt")
 
 
 @pytest.mark.slow
-def test_pipeline_run_generates_ingests_trains_and_is_idempotent(tmp_path, monkeypatch, capsys):
+def test_pipeline_run_generates_ingests_trains_scores_and_is_idempotent(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FRAUD_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
     # A small, quick model: this data set is too small for the default quality floor.
@@ -36,6 +36,10 @@ def test_pipeline_run_generates_ingests_trains_and_is_idempotent(tmp_path, monke
     # would need tuning folds inside the first 37 days.
     assert "model partition 2019-11-05" in output and "model partition 2019-10-06" not in output
     assert output.count("checks passed 2/2") == 1
+    # The champion scores the days after its cut-off; a week of them has known labels.
+    assert "scoring 2019-11-06..2019-11-19 with version 1" in output
+    assert "measuring 2019-11-06..2019-11-12" in output
+    assert "14 days scored, 7 measured" in output
 
     settings = Settings.from_env()
     assert sorted(p.name for p in settings.landing_dir.iterdir()) == list(FILES)
@@ -43,13 +47,14 @@ def test_pipeline_run_generates_ingests_trains_and_is_idempotent(tmp_path, monke
     assert [r.key for r in ledger.records()] == list(FILES)
 
     with DagsterInstance.get() as instance:
-        assert len(instance.get_runs()) == 4
+        assert len(instance.get_runs()) == 6
     tracking = build_definitions(settings).resources["mlflow_tracking"]
     assert champion_version(tracking.client()) is not None
 
     assert cli.main(arguments) == 0
     again = capsys.readouterr().out
     assert "0 file(s) processed" in again and "model partition" not in again
+    assert "scoring" not in again and "measuring" not in again
 
 
 def test_a_late_file_refreshes_the_feature_days_that_read_its_days():
