@@ -51,6 +51,7 @@ from fraud_assets.scoring.monitoring import (
     ColumnProfile,
     Drift,
     drift,
+    largest_first,
     profile_from_json,
     realized_performance,
     reasons,
@@ -78,8 +79,9 @@ MONITORING_CHECKS = (DRIFT_CHECK, PERFORMANCE_CHECK)
 _SETTINGS = Settings.from_env()
 SCORING = _SETTINGS.scoring
 MODEL = _SETTINGS.model
-# Rows per day sampled for drift: PSI and KS are stable to ~1e-3 there, at a driver's cost.
-DRIFT_ROWS_PER_DAY = 50_000
+# Rows per day sampled for drift: sampling moves a 10-bin PSI by ~0.001 and KS by ~0.03 at
+# most (95%), far below the thresholds, at a small cost to the driver.
+DRIFT_ROWS_PER_DAY = 10_000
 # The trailing window of realized performance is as long as the test block its bound is from.
 TRAILING_DAYS = MODEL.test_days
 # Labels of the trailing window's cards that were known, as in the validation's test set.
@@ -110,15 +112,17 @@ SAME_ALL_DAY = ("TX_DURING_WEEKEND",)
 
 
 def day_drift(
-    profile: dict[str, ColumnProfile],
-    sample: pd.DataFrame,
+    profile: dict[str, ColumnProfile], samples: list[pd.DataFrame]
 ) -> dict[str, list[Drift]]:
-    """Drift of every profiled column but SAME_ALL_DAY, per day of the sample."""
-    columns = [name for name in profile if name in sample.columns and name not in SAME_ALL_DAY]
-    return {
-        day: drift(profile, {name: group[name].to_numpy(np.float64) for name in columns})
-        for day, group in sample.groupby("day")
-    }
+    """Drift of every profiled column but SAME_ALL_DAY, per day of the samples (each a frame
+    of `day` and some columns), the largest PSI first."""
+    found: dict[str, list[Drift]] = {}
+    for sample in samples:
+        columns = [n for n in profile if n in sample.columns and n not in SAME_ALL_DAY]
+        for day, group in sample.groupby("day"):
+            values = {name: group[name].to_numpy(np.float64) for name in columns}
+            found.setdefault(day, []).extend(drift(profile, values))
+    return {day: largest_first(drifts) for day, drifts in found.items()}
 
 
 def drift_outcome(
@@ -257,15 +261,13 @@ def scored_transactions(
     profile = _profile(champion.run_id)
     inputs = [name for name in profile if name in features.columns]
     stored = storage.read_staged(staged)
-    picked = sample_of(
-        features.select("TRANSACTION_ID", "day", *[F.col(n).cast("double") for n in inputs]),
-        rows,
-        DRIFT_ROWS_PER_DAY * len(keys),
-        seed=MODEL.seed,
+    limit = DRIFT_ROWS_PER_DAY * len(keys)
+    inputs_sample = sample_of(
+        features.select("day", *[F.col(n).cast("double") for n in inputs]), rows, limit, MODEL.seed
     )
-    sample = F.broadcast(picked).join(stored.select("TRANSACTION_ID", SCORE), "TRANSACTION_ID")
+    scores_sample = sample_of(stored.select("day", SCORE), rows, limit, MODEL.seed)
     drifting = drift_outcome(
-        day_drift(profile, sample.toPandas()),
+        day_drift(profile, [inputs_sample.toPandas(), scores_sample.toPandas()]),
         SCORING.drift_psi_threshold,
         SCORING.drift_ks_threshold,
     )

@@ -142,7 +142,11 @@ def drift(profile: Mapping[str, ColumnProfile], columns: Mapping[str, np.ndarray
             continue
         statistic, p_value = reference.ks(columns[name])
         found.append(Drift(name, reference.psi(columns[name]), statistic, p_value))
-    return sorted(found, key=lambda d: (-d.psi, -d.ks_statistic))
+    return largest_first(found)
+
+
+def largest_first(drifts: list[Drift]) -> list[Drift]:
+    return sorted(drifts, key=lambda d: (-d.psi, -d.ks_statistic))
 
 
 def reasons(
