@@ -3,12 +3,15 @@ from mlflow import MlflowClient
 
 from fraud_assets.model.registry import (
     PREVIOUS_TAG,
+    NoChampionError,
     RollbackError,
     champion_version,
     decide,
     evidence_used,
     promote,
+    record_serving,
     rollback,
+    serving,
 )
 from fraud_assets.resources.mlflow import REGISTERED_MODEL
 
@@ -124,3 +127,20 @@ def test_a_used_evidence_does_not_promote_again_after_a_rollback(client):
     rollback(client)
     replay = _decide("2", "1", "1", True, evidence_used(client, "2", "validation-b"), "p = 0.001")
     assert not replay.promote
+
+
+def test_scoring_needs_a_champion_that_knows_its_threshold(client):
+    with pytest.raises(NoChampionError, match="has no champion alias yet"):
+        serving(client)
+    promote(client, "1", "validation-run", "first champion")
+    with pytest.raises(NoChampionError, match="re-materialise model_validation"):
+        serving(client)
+    record_serving(client, "1", 0.42, "false positive rate under 5.0%", 0.61)
+    found = serving(client)
+    assert (found.version, found.threshold, found.average_precision_lower_bound) == (
+        "1",
+        0.42,
+        0.61,
+    )
+    assert found.model_uri == f"models:/{REGISTERED_MODEL}/1"
+    assert serving(client, "1") == found

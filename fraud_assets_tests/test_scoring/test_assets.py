@@ -188,6 +188,18 @@ def test_a_new_champion_marks_scored_days_stale(scoring_pipeline):
     assert status() == StaleStatus.FRESH
 
 
+def test_performance_waits_for_the_labels_delay(scoring_pipeline):
+    _, defs, instance, _, _, _ = scoring_pipeline
+    # The labels of 11-19 are known from 11-26, which no ingested file holds yet.
+    early = defs.resolve_job_def(measure_performance.name).execute_in_process(
+        instance=instance, partition_key="2019-11-19", raise_on_error=False
+    )
+    assert not early.success
+    (failure,) = [e for e in early.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert "known from 2019-11-26" in message and "ingested" in message
+
+
 def test_a_drifted_feed_triggers_exactly_one_retraining(scoring_pipeline):
     settings, defs, instance, _, generated, _ = scoring_pipeline
     shutil.copy(generated / DRIFTED_FILE, settings.landing_dir / DRIFTED_FILE)
@@ -198,6 +210,7 @@ def test_a_drifted_feed_triggers_exactly_one_retraining(scoring_pipeline):
     scored_run = _run(defs, instance, score_days, request)
     drift = _checks(scored_run)[DRIFT_CHECK]
     assert not drift.passed and "TX_AMOUNT" in drift.description
+    assert drift.metadata["days_drifting"].value == 30
 
     retrain = after_run(retrain_on_degradation, instance, scored_run.run_id, _tracking(defs))
     assert isinstance(retrain, RunRequest)
