@@ -8,7 +8,7 @@ performance is measured on the scores that were actually served.
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import mlflow
@@ -47,19 +47,20 @@ from fraud_assets.partitions import DAILY_PARTITIONS, SCORING_POOL
 from fraud_assets.resources.mlflow import MlflowResource
 from fraud_assets.resources.storage import PartitionedParquetIOManager
 from fraud_assets.scoring import plots
+from fraud_assets.scoring.checks import day_drift, drift_outcome, performance_outcome, queue_outcome
 from fraud_assets.scoring.monitoring import (
     ColumnProfile,
-    Drift,
-    drift,
-    largest_first,
     profile_from_json,
-    realized_performance,
     reasons,
-    sparkline,
+)
+from fraud_assets.scoring.report import (
+    day_offset,
+    performance_rows,
+    score_histogram,
+    series_markdown,
 )
 from fraud_assets.scoring.scores import (
     ALERT,
-    HISTOGRAM_BINS,
     MODEL_VERSION,
     SCORE,
     sample_of,
@@ -104,93 +105,6 @@ def _require_published(
 def _profile(run_id: str) -> dict[str, ColumnProfile]:
     return profile_from_json(
         mlflow.artifacts.load_dict(f"runs:/{run_id}/{registry.PROFILE_ARTIFACT}")
-    )
-
-
-# Columns equal on every row of a day: a day's distribution of them is a single point.
-SAME_ALL_DAY = ("TX_DURING_WEEKEND",)
-
-
-def day_drift(
-    profile: dict[str, ColumnProfile], samples: list[pd.DataFrame]
-) -> dict[str, list[Drift]]:
-    """Drift of every profiled column but SAME_ALL_DAY, per day of the samples (each a frame
-    of `day` and some columns), the largest PSI first."""
-    found: dict[str, list[Drift]] = {}
-    for sample in samples:
-        columns = [n for n in profile if n in sample.columns and n not in SAME_ALL_DAY]
-        for day, group in sample.groupby("day"):
-            values = {name: group[name].to_numpy(np.float64) for name in columns}
-            found.setdefault(day, []).extend(drift(profile, values))
-    return {day: largest_first(drifts) for day, drifts in found.items()}
-
-
-def drift_outcome(
-    drift_by_day: dict[str, list[Drift]], psi_threshold: float, ks_threshold: float
-) -> CheckOutcome:
-    """Fails when a column of a day drifts beyond a threshold; names the top drifting ones."""
-    drifted = {
-        day: [d for d in found if d.exceeds(psi_threshold, ks_threshold)]
-        for day, found in drift_by_day.items()
-    }
-    drifted = {day: found for day, found in drifted.items() if found}
-    worst_day = max(drift_by_day, key=lambda day: drift_by_day[day][0].psi)
-    top = [
-        {
-            "column": d.column,
-            "psi": f"{d.psi:.3f}",
-            "ks": f"{d.ks_statistic:.3f}",
-            "ks p": f"{d.ks_p_value:.2g}",
-        }
-        for d in drift_by_day[worst_day][:5]
-    ]
-    per_day = [
-        {
-            "day": day,
-            "max psi": f"{found[0].psi:.3f}",
-            "top column": found[0].column,
-            "drifting columns": len(drifted.get(day, [])),
-        }
-        for day, found in sorted(drift_by_day.items())
-    ]
-    metadata = {
-        f"top_drifting_columns_{worst_day}": markdown_table(top),
-        "per_day": markdown_table(per_day),
-        "max_psi": round(drift_by_day[worst_day][0].psi, 4),
-        "days_drifting": len(drifted),
-    }
-    if drifted:
-        names = sorted({d.column for found in drifted.values() for d in found})
-        return CheckOutcome(
-            False,
-            f"{len(drifted)} of {len(drift_by_day)} days drift from the champion's training "
-            f"window (PSI > {psi_threshold} or KS > {ks_threshold}) in {', '.join(names[:6])}"
-            f"{' and more' if len(names) > 6 else ''}",
-            metadata,
-        )
-    return CheckOutcome(
-        True,
-        f"every column of {len(drift_by_day)} days stays within PSI {psi_threshold} and KS "
-        f"{ks_threshold} of the champion's training window",
-        metadata,
-    )
-
-
-def _histogram(observed: dict[str, Any]) -> str:
-    counts = [int(observed.get(f"score_bin_{i}", 0)) for i in range(HISTOGRAM_BINS)]
-    total = max(sum(counts), 1)
-    width = 1 / HISTOGRAM_BINS
-    return markdown_table(
-        [
-            {
-                "score": f"[{i * width:.1f}, {(i + 1) * width:.1f}"
-                + ("]" if i == len(counts) - 1 else ")"),
-                "rows": count,
-                "share": f"{count / total:.2%}",
-                "": "█" * round(40 * count / total),
-            }
-            for i, count in enumerate(counts)
-        ]
     )
 
 
@@ -285,7 +199,7 @@ def scored_transactions(
             "alert_rule": champion.alert_rule,
             "alerts": alerts,
             "alert_rate": round(alerts / max(rows, 1), 5),
-            "score_histogram": MetadataValue.md(_histogram(observed)),
+            "score_histogram": MetadataValue.md(score_histogram(observed)),
             "rows_per_day": MetadataValue.md(markdown_table(per_day)),
             "max_psi": drifting.metadata["max_psi"],
             "seconds": round(time.monotonic() - started, 1),
@@ -310,28 +224,6 @@ def alert_queue(cards: pd.DataFrame, profiles: dict[str, dict[str, ColumnProfile
                 found[position] if position < len(found) else "" for found in explained
             ]
     return queue
-
-
-def queue_outcome(queue: pd.DataFrame, scored_days: set[str], k: int) -> CheckOutcome:
-    """Per day at most k cards, each once, ranked 1..n by score; a scored day has a queue."""
-    problems = []
-    for day, rows in queue.groupby("day"):
-        ranks = sorted(rows["rank"])
-        if len(rows) > k or ranks != list(range(1, len(rows) + 1)):
-            problems.append(f"{day}: ranks {ranks[:3]}.. for {len(rows)} cards (k = {k})")
-        if rows["CUSTOMER_ID"].duplicated().any():
-            problems.append(f"{day}: a card appears twice")
-        ordered = rows.sort_values("rank")["max_score"].to_numpy()
-        if (np.diff(ordered) > 0).any():
-            problems.append(f"{day}: scores do not fall with the rank")
-    without = sorted(scored_days - set(queue["day"]))
-    if without:
-        problems.append(f"{len(without)} scored days have no queue ({without[0]}..)")
-    if problems:
-        return CheckOutcome(False, "; ".join(problems[:5]))
-    return CheckOutcome(
-        True, f"{len(queue)} cards over {queue['day'].nunique()} days, <= {k} a day"
-    )
 
 
 @asset(
@@ -418,10 +310,6 @@ def daily_alerts(
     )
 
 
-def _day(key: str, offset: int) -> str:
-    return (date.fromisoformat(key) + timedelta(days=offset)).isoformat()
-
-
 # Logged to MLflow and shown as metadata, with the prefix `realized_`.
 REALIZED = (
     "roc_auc",
@@ -431,80 +319,6 @@ REALIZED = (
     "recall_at_threshold",
     "rolling_average_precision",
 )
-PERFORMANCE_COLUMNS = (
-    "transactions",
-    "frauds",
-    "alerts",
-    "roc_auc",
-    "average_precision",
-    "card_precision_at_k",
-    "precision_at_threshold",
-    "recall_at_threshold",
-)
-
-
-def performance_rows(table: pd.DataFrame, days: list[str], k: int) -> pd.DataFrame:
-    """Per day, the realized metrics of the day and of the TRAILING_DAYS days ending on it, and
-    the model version that served most of the day's scores."""
-    rows = []
-    for day in days:
-        trailing = [_day(day, -offset) for offset in range(TRAILING_DAYS)]
-        window = table[table["day"].isin(trailing)]
-        today = window[window["day"] == day]
-        row: dict[str, Any] = {
-            "day": day,
-            MODEL_VERSION: today[MODEL_VERSION].mode().iloc[0] if len(today) else None,
-            "rolling_days": int(window["day"].nunique()),
-        }
-        for prefix, part in (("", today), ("rolling_", window)):
-            if len(part):
-                measured = realized_performance(
-                    part[SCORE].to_numpy(),
-                    part[LABEL].to_numpy(),
-                    part["CUSTOMER_ID"].to_numpy(),
-                    pd.factorize(part["day"], sort=True)[0],
-                    part[ALERT].to_numpy(),
-                    k,
-                ).as_dict()
-            else:
-                measured = dict.fromkeys(PERFORMANCE_COLUMNS, float("nan"))
-            row.update({f"{prefix}{name}": value for name, value in measured.items()})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def performance_outcome(rows: pd.DataFrame, bounds: dict[str, float | None]) -> CheckOutcome:
-    """Fails when the trailing average precision of a day with a full trailing window falls
-    below the lower bound of its serving version's validation interval."""
-    full = rows[rows["rolling_days"] == TRAILING_DAYS]
-    below = [
-        f"{r['day']}: {r['rolling_average_precision']:.4f} < {bounds[r[MODEL_VERSION]]:.4f} "
-        f"(version {r[MODEL_VERSION]})"
-        for r in full.to_dict("records")
-        if bounds.get(r[MODEL_VERSION]) is not None
-        and r["rolling_average_precision"] < bounds[r[MODEL_VERSION]]
-    ]
-    unbounded = sorted({str(v) for v in full[MODEL_VERSION] if bounds.get(v) is None})
-    metadata = {"days_measured": len(full), "days_below_bound": len(below)}
-    if below:
-        return CheckOutcome(
-            False,
-            f"the average precision over the last {TRAILING_DAYS} days fell below the champion's "
-            f"validation interval on {len(below)} days: {'; '.join(below[:5])}",
-            metadata,
-        )
-    # Too few scored days (or no recorded interval) is no evidence of a fall: no warning.
-    compared = int(sum(str(v) not in unbounded for v in full[MODEL_VERSION]))
-    unknown = (
-        f"; versions {', '.join(unbounded)} record no validation interval" if unbounded else ""
-    )
-    return CheckOutcome(
-        True,
-        f"on {compared} days the average precision over the last {TRAILING_DAYS} days stayed "
-        f"within the serving version's validation interval; {len(rows) - len(full)} days have "
-        f"fewer than {TRAILING_DAYS} scored days behind them{unknown}",
-        metadata,
-    )
 
 
 def _series(
@@ -513,52 +327,13 @@ def _series(
     """The measured days of the last performance_series_days up to the run's last day: the
     published ones before the run's days, then the run's own."""
     days = SCORING.performance_series_days
-    earlier = [_day(keys[-1], -offset) for offset in range(days - 1, -1, -1)]
+    earlier = [day_offset(keys[-1], -offset) for offset in range(days - 1, -1, -1)]
     earlier = [day for day in earlier if day < keys[0]]
     published = [d for d, n in storage.published_rows([PERFORMANCE], earlier).items() if n]
     if not published:
         return rows
     before = storage.read_partitions([PERFORMANCE], published).toPandas()
     return pd.concat([before[rows.columns], rows], ignore_index=True).sort_values("day")
-
-
-_SERIES = {
-    "average_precision": "AP",
-    "rolling_average_precision": f"AP {TRAILING_DAYS} d",
-    "roc_auc": "ROC AUC",
-    "card_precision_at_k": "CP@k",
-    "precision_at_threshold": "precision",
-    "recall_at_threshold": "recall",
-}
-
-
-def _series_markdown(series: pd.DataFrame) -> str:
-    """One row per metric with its sparkline over the days, then one row per day."""
-    trend = markdown_table(
-        [
-            {
-                "metric": label,
-                f"{series['day'].iloc[0]} .. {series['day'].iloc[-1]}": sparkline(
-                    series[name].tolist()
-                ),
-                "last": f"{series[name].iloc[-1]:.4f}",
-            }
-            for name, label in _SERIES.items()
-        ]
-    )
-    days = markdown_table(
-        [
-            {
-                "day": row["day"],
-                "version": row[MODEL_VERSION],
-                "frauds": int(row["frauds"]) if np.isfinite(row["frauds"]) else "",
-                "alerts": int(row["alerts"]) if np.isfinite(row["alerts"]) else "",
-                **{label: f"{row[name]:.4f}" for name, label in _SERIES.items()},
-            }
-            for row in series.to_dict("records")
-        ]
-    )
-    return f"{trend}\n\n{days}"
 
 
 def _log_to_mlflow(client: MlflowClient, rows: pd.DataFrame, runs: dict[str, str]) -> None:
@@ -623,11 +398,11 @@ def model_performance(
 ) -> Iterator[Output[DataFrame] | AssetCheckResult]:
     keys = list(context.partition_keys)
     storage = parquet_io_manager
-    known_on = _day(keys[-1], MODEL.delay_days)
+    known_on = day_offset(keys[-1], MODEL.delay_days)
     if not storage.published_rows([FEATURES], [known_on]):
         raise IncompleteInputError(
             f"the labels of {keys[-1]} are known from {known_on} ({MODEL.delay_days} days "
-            f"later), whose features are not materialised: measure up to {_day(keys[-1], 0)} "
+            f"later), whose features are not materialised: measure up to {day_offset(keys[-1], 0)} "
             f"once the file holding {known_on} is ingested"
         )
     present = storage.published_rows([SCORED], keys)
@@ -645,14 +420,14 @@ def model_performance(
         .join(scored.select("TRANSACTION_ID", SCORE, ALERT, MODEL_VERSION), "TRANSACTION_ID")
     )
     table = evaluated.toPandas()
-    rows = performance_rows(table, keys, SCORING.alert_top_cards)
+    rows = performance_rows(table, keys, SCORING.alert_top_cards, TRAILING_DAYS)
     client = mlflow_tracking.client()
     servings = {
         version: registry.serving(client, version)
         for version in rows[MODEL_VERSION].dropna().unique()
     }
     outcome = performance_outcome(
-        rows, {v: s.average_precision_lower_bound for v, s in servings.items()}
+        rows, {v: s.average_precision_lower_bound for v, s in servings.items()}, TRAILING_DAYS
     )
     yield from check_results(PERFORMANCE, {PERFORMANCE_CHECK: outcome}, AssetCheckSeverity.WARN)
     _log_to_mlflow(client, rows, {v: s.run_id for v, s in servings.items()})
@@ -671,7 +446,7 @@ def model_performance(
                 if np.isfinite(last[name])
             },
             "model_version": str(last[MODEL_VERSION]),
-            "series": MetadataValue.md(_series_markdown(series)),
+            "series": MetadataValue.md(series_markdown(series, TRAILING_DAYS)),
             "plot": MetadataValue.url(
                 f"{mlflow_tracking.run_url(latest.run_id)}/artifacts/{artifact}"
             ),

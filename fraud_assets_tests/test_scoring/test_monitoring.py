@@ -6,13 +6,7 @@ import pytest
 from scipy import stats
 
 from fraud_assets.model.metrics import EvaluationSet
-from fraud_assets.scoring.assets import (
-    MODEL_VERSION,
-    TRAILING_DAYS,
-    drift_outcome,
-    performance_outcome,
-    queue_outcome,
-)
+from fraud_assets.scoring.checks import drift_outcome, performance_outcome, queue_outcome
 from fraud_assets.scoring.monitoring import (
     AlertRule,
     ColumnProfile,
@@ -26,6 +20,8 @@ from fraud_assets.scoring.monitoring import (
     sparkline,
     threshold_for_budget,
 )
+from fraud_assets.scoring.report import performance_rows
+from fraud_assets.scoring.scores import MODEL_VERSION
 
 
 def test_a_daily_budget_leaves_a_tie_at_the_limit_out_whole():
@@ -143,14 +139,14 @@ def test_the_performance_check_warns_below_the_validation_bound_only_with_a_full
         {
             "day": ["2019-11-06", "2019-11-12"],
             MODEL_VERSION: ["3", "3"],
-            "rolling_days": [1, TRAILING_DAYS],
+            "rolling_days": [1, 7],
             "rolling_average_precision": [0.1, 0.55],
         }
     )
-    assert performance_outcome(rows, {"3": 0.5}).passed
-    below = performance_outcome(rows, {"3": 0.6})
+    assert performance_outcome(rows, {"3": 0.5}, 7).passed
+    below = performance_outcome(rows, {"3": 0.6}, 7)
     assert not below.passed and "2019-11-12: 0.5500 < 0.6000" in below.description
-    unknown = performance_outcome(rows, {"3": None})
+    unknown = performance_outcome(rows, {"3": None}, 7)
     assert unknown.passed and "record no validation interval" in unknown.description
 
 
@@ -158,3 +154,35 @@ def test_sparkline_spans_the_range_and_leaves_gaps():
     assert sparkline([0.0, 0.5, 1.0]) == "▁▄█"
     assert sparkline([0.2, float("nan"), 0.2]) == "▁ ▁"
     assert sparkline([]) == ""
+
+
+def test_performance_rows_measure_each_day_and_the_week_ending_on_it():
+    rng = np.random.default_rng(4)
+    days = ["2019-11-01", "2019-11-02"]
+    table = pd.DataFrame(
+        {
+            "day": np.repeat(days, 200),
+            "CUSTOMER_ID": np.tile(np.arange(200), 2),
+            "TX_FRAUD": (rng.random(400) < 0.1).astype(int),
+            "score": rng.random(400),
+            "alert": rng.random(400) < 0.2,
+            MODEL_VERSION: np.repeat(["2", "3"], 200),
+        }
+    )
+    table.loc[table["TX_FRAUD"] == 1, "score"] += 0.5
+    rows = performance_rows(table, days, k=10, trailing_days=7)
+    assert list(rows["rolling_days"]) == [1, 2] and list(rows[MODEL_VERSION]) == ["2", "3"]
+    second = table[table["day"] == days[1]]
+    alone = realized_performance(
+        second["score"].to_numpy(),
+        second["TX_FRAUD"].to_numpy(),
+        second["CUSTOMER_ID"].to_numpy(),
+        np.zeros(200, dtype=int),
+        second["alert"].to_numpy(),
+        10,
+    )
+    assert rows.loc[1, "average_precision"] == pytest.approx(alone.average_precision)
+    assert rows.loc[0, "rolling_average_precision"] == pytest.approx(
+        rows.loc[0, "average_precision"]
+    )
+    assert rows.loc[1, "rolling_transactions"] == 400
