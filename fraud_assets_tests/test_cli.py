@@ -14,7 +14,9 @@ FILES = ("2019-08-22.txt", "2019-09-21.txt", "2019-10-21.txt")
 
 
 @pytest.mark.slow
-def test_pipeline_run_generates_ingests_trains_scores_and_is_idempotent(tmp_path, monkeypatch, capsys):
+def test_pipeline_run_generates_ingests_trains_scores_and_is_idempotent(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("FRAUD_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
     # A small, quick model: this data set is too small for the default quality floor.
