@@ -7,7 +7,7 @@ from pyspark.sql import SparkSession
 from fraud_assets.datagen.defects import DefectRates
 from fraud_assets.datagen.files import GeneratorConfig, generate
 from fraud_assets.resources.spark import SparkResource, default_spark_config
-from fraud_assets.settings import Settings
+from fraud_assets.settings import MlflowSettings, Settings
 
 TEST_MAX_QUARANTINE_SHARE = 0.1
 TEST_SPARK_CONFIG = {
@@ -41,6 +41,18 @@ def settings(tmp_path: Path) -> Settings:
         spark_conf=TEST_SPARK_CONFIG,
         # The shared test files carry every defect at hundreds of times the real rates.
         max_quarantine_share=TEST_MAX_QUARANTINE_SHARE,
+    )
+
+
+def local_mlflow(folder: Path, experiment: str) -> MlflowSettings:
+    """A fresh MLflow store (runs, registry, artifacts) under `folder`."""
+    store = f"sqlite:///{folder}/mlflow.db"
+    return MlflowSettings(
+        tracking_uri=store,
+        registry_uri=store,
+        experiment=experiment,
+        artifact_location=str(folder / "artifacts"),
+        ui_url="http://127.0.0.1:5000",
     )
 
 

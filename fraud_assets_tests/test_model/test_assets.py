@@ -20,7 +20,7 @@ from fraud_assets.model.assets import (
     model_validation,
 )
 from fraud_assets.model.registry import champion_version, rollback
-from fraud_assets.settings import MlflowSettings
+from fraud_assets_tests.conftest import local_mlflow
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +32,8 @@ AMOUNT_ONLY = ["TX_AMOUNT"]
 def model_pipeline(tmp_path_factory, file_by_file):
     """The features of the three files, a fresh local MLflow store and Dagster instance."""
     settings, _, _ = file_by_file
-    store = tmp_path_factory.mktemp("mlflow")
     settings = dataclasses.replace(
-        settings,
-        mlflow=MlflowSettings(
-            tracking_uri=f"sqlite:///{store}/mlflow.db",
-            registry_uri=f"sqlite:///{store}/mlflow.db",
-            experiment="fraud_detection_tests",
-            artifact_location=str(store / "artifacts"),
-            ui_url="http://127.0.0.1:5000",
-        ),
+        settings, mlflow=local_mlflow(tmp_path_factory.mktemp("mlflow"), "fraud_detection_tests")
     )
     resources = build_definitions(settings).resources
     client = MlflowClient(settings.mlflow.tracking_uri, settings.mlflow.registry_uri)

@@ -29,8 +29,7 @@ from fraud_assets.scoring.sensors import (
     retrain_on_degradation,
     score_new_days,
 )
-from fraud_assets.settings import MlflowSettings
-from fraud_assets_tests.conftest import write_landing_files
+from fraud_assets_tests.conftest import local_mlflow, write_landing_files
 from fraud_assets_tests.test_features.conftest import (
     FILES,
     THREE_FILES,
@@ -67,16 +66,8 @@ def scoring_pipeline(tmp_path_factory):
     write_landing_files(generated, FOUR_FILES)
     root = tmp_path_factory.mktemp("scoring")
     settings = pipeline_settings(root, generated)
-    store = root / "mlflow"
     settings = dataclasses.replace(
-        settings,
-        mlflow=MlflowSettings(
-            tracking_uri=f"sqlite:///{store}/mlflow.db",
-            registry_uri=f"sqlite:///{store}/mlflow.db",
-            experiment="fraud_scoring_tests",
-            artifact_location=str(store / "artifacts"),
-            ui_url="http://127.0.0.1:5000",
-        ),
+        settings, mlflow=local_mlflow(root / "mlflow", "fraud_scoring_tests")
     )
     instance = DagsterInstance.ephemeral()
     for name in FILES:
