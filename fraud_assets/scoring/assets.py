@@ -158,6 +158,10 @@ def scored_transactions(
     model = mlflow.spark.load_model(champion.model_uri)
     scored = score_rows(features, model, champion.threshold, champion.version, datetime.now(UTC))
     staged = storage.stage([SCORED], scored, keys, context.run_id, score_metrics())
+    context.log.info(
+        f"{sum(staged.rows.values()):,} scores written in {staged.seconds_to_write:.1f} s; "
+        "checking them and measuring drift"
+    )
     observed = staged.observed
     rows, alerts = sum(staged.rows.values()), int(observed["alerts"])
     complete = (
@@ -421,6 +425,12 @@ def model_performance(
     )
     table = evaluated.toPandas()
     rows = performance_rows(table, keys, SCORING.alert_top_cards, TRAILING_DAYS)
+    for row in rows.to_dict("records"):
+        context.log.info(
+            f"{row['day']}: {row['frauds']} frauds, {row['alerts']} alerts, AP "
+            f"{row['average_precision']:.4f}, AP over {row['rolling_days']} days "
+            f"{row['rolling_average_precision']:.4f} (version {row[MODEL_VERSION]})"
+        )
     client = mlflow_tracking.client()
     servings = {
         version: registry.serving(client, version)
