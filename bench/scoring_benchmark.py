@@ -3,8 +3,9 @@
     uv run python bench/scoring_benchmark.py --source data/bench/quality/seed-42 \
         --rows 5000000 --rounds 2
 
-`--source` is a data folder whose features cover 2019-12-15 .. 2020-01-20 (the quality
-benchmark's, see BENCHMARKS.md). From it the benchmark builds, under `--data-dir`:
+`--source` is a data folder whose features cover 2019-12-15 .. 2020-01-20: the quality
+benchmark's seed-42 folder (`model_benchmark.py data --data-dir data/bench/quality/seed-42
+--files 3 --days-per-file 61 --seed 42`). From it the benchmark builds, under `--data-dir`:
 
 - a 30-day feature "file" of about `--rows` rows, published as `transaction_features`: the
   source's days 2019-12-22 .. 2020-01-20 repeated with shifted transaction, customer and
