@@ -13,7 +13,9 @@ used only once the version holds (or held and was rolled back from) the alias on
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import mlflow.artifacts
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -101,6 +103,18 @@ def serving(client: MlflowClient, version: str | None = None) -> Serving:
         alert_rule=tags.get(ALERT_RULE_TAG, ""),
         average_precision_lower_bound=float(lower) if lower else None,
     )
+
+
+def reference_profile(version: Serving) -> dict[str, Any]:
+    """The profile of the version's training window that drift and reasons compare with."""
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{version.run_id}/{PROFILE_ARTIFACT}")
+    except (MlflowException, OSError) as error:
+        raise NoChampionError(
+            f"version {version.version} of {REGISTERED_MODEL} has no {PROFILE_ARTIFACT} in "
+            f"its run {version.run_id}: re-materialise fraud_model for its partition "
+            f"({version.cutoff or 'unknown'}) to log it ({error})"
+        ) from None
 
 
 def record_serving(

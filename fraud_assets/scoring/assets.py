@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import mlflow
-import mlflow.artifacts
 import mlflow.spark
 import numpy as np
 import pandas as pd
@@ -102,10 +101,8 @@ def _require_published(
     return published
 
 
-def _profile(run_id: str) -> dict[str, ColumnProfile]:
-    return profile_from_json(
-        mlflow.artifacts.load_dict(f"runs:/{run_id}/{registry.PROFILE_ARTIFACT}")
-    )
+def _profile(version: registry.Serving) -> dict[str, ColumnProfile]:
+    return profile_from_json(registry.reference_profile(version))
 
 
 @asset(
@@ -176,7 +173,7 @@ def scored_transactions(
         f"{observed['score_max']:.4f}]",
     )
     yield from gate(SCORED, {"every_row_scored": every_row}, lambda: storage.discard(staged))
-    profile = _profile(champion.run_id)
+    profile = _profile(champion)
     inputs = [name for name in profile if name in features.columns]
     stored = storage.read_staged(staged)
     limit = DRIFT_ROWS_PER_DAY * len(keys)
@@ -269,7 +266,7 @@ def daily_alerts(
     )
     cards = top.toPandas()
     profiles = {
-        version: _profile(registry.serving(mlflow_tracking.client(), version).run_id)
+        version: _profile(registry.serving(mlflow_tracking.client(), version))
         for version in cards[MODEL_VERSION].unique()
     }
     queue = alert_queue(cards, profiles)

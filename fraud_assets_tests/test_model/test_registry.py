@@ -1,3 +1,4 @@
+import mlflow
 import pytest
 from mlflow import MlflowClient
 
@@ -10,6 +11,7 @@ from fraud_assets.model.registry import (
     evidence_used,
     promote,
     record_serving,
+    reference_profile,
     rollback,
     serving,
 )
@@ -144,3 +146,7 @@ def test_scoring_needs_a_champion_that_knows_its_threshold(client):
     )
     assert found.model_uri == f"models:/{REGISTERED_MODEL}/1"
     assert serving(client, "1") == found
+    # Its run logged no reference profile: drift cannot be measured, and the error says why.
+    mlflow.set_tracking_uri(client.tracking_uri)
+    with pytest.raises(NoChampionError, match="re-materialise fraud_model"):
+        reference_profile(found)
