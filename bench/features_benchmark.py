@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from ingest_benchmark import ROWS_PER_CUSTOMER_PER_FILE, PeakMemory, generate
 
+from fraud_assets.partitions import range_tags
 from fraud_assets.settings import PROJECT_ROOT, Settings
 
 
@@ -54,10 +55,7 @@ class Pipeline:
         result = self.job.execute_in_process(
             instance=self.instance,
             asset_selection=[AssetKey(name) for name in selection],
-            tags={
-                "dagster/asset_partition_range_start": first_day,
-                "dagster/asset_partition_range_end": last_day,
-            },
+            tags=range_tags(first_day, last_day),
         )
         seconds = time.monotonic() - started
         assert result.success and all(c.passed for c in result.get_asset_check_evaluations())

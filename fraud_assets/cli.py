@@ -288,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     from fraud_assets.ingestion.sensors import plan_runs
     from fraud_assets.jobs import process_landed_file, train_model
     from fraud_assets.model.assets import CHAMPION
-    from fraud_assets.partitions import file_period, file_run_tags
+    from fraud_assets.partitions import file_period, file_run_tags, range_tags
 
     defs = build_definitions(settings)
     resources = defs.resources
@@ -322,10 +322,7 @@ def run(args: argparse.Namespace) -> int:
     stale = days_to_refresh([period for _, period in wanted], features_before, LOOKBACK_DAYS)
     if stale:
         print(f"recomputing features of {len(stale)} later days that read the new days", flush=True)
-        tags = {
-            "dagster/asset_partition_range_start": stale[0],
-            "dagster/asset_partition_range_end": stale[-1],
-        }
+        tags = range_tags(stale[0], stale[-1])
         failed += not _execute(job, instance, tags, args, asset_selection=[AssetKey(FEATURES)])
     if not args.skip_models:
         periods = [

@@ -127,9 +127,10 @@ def file_run_tags(key: str, version: str, period: FilePeriod) -> dict[str, str]:
     }
 
 
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
 def range_tags(first: str, last: str) -> dict[str, str]:
     """The tags that make a run cover the days first..last (both included)."""
-    return {
-        "dagster/asset_partition_range_start": first,
-        "dagster/asset_partition_range_end": last,
-    }
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}

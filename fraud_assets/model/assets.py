@@ -66,9 +66,12 @@ CANDIDATE = "fraud_model"
 VALIDATION = "model_validation"
 CHAMPION = "champion_model"
 ALIAS = "champion_alias"
+# The tag of an observation that carries the observed asset's data version.
+DATA_VERSION_TAG = "dagster/data_version"
 RECORDS = "record_io_manager"
-MODEL = Settings.from_env().model
-SCORING = Settings.from_env().scoring
+_SETTINGS = Settings.from_env()
+MODEL = _SETTINGS.model
+SCORING = _SETTINGS.scoring
 # Training rows sampled for the reference profile that drift is measured against.
 PROFILE_ROWS = 100_000
 
@@ -673,7 +676,7 @@ def alias_observation(client: MlflowClient) -> AssetObservation:
     version = str(current.version) if current else "none"
     return AssetObservation(
         asset_key=ALIAS,
-        tags={"dagster/data_version": version},
+        tags={DATA_VERSION_TAG: version},
         metadata={"champion_version": version, "cutoff": registry.cutoff_of(current) or "none"},
     )
 
@@ -688,6 +691,6 @@ def alias_observation(client: MlflowClient) -> AssetObservation:
 def champion_alias(context: OpExecutionContext) -> ObserveResult:
     observation = alias_observation(context.resources.mlflow_tracking.client())
     return ObserveResult(
-        data_version=DataVersion(observation.tags["dagster/data_version"]),
+        data_version=DataVersion(observation.tags[DATA_VERSION_TAG]),
         metadata=observation.metadata,
     )
