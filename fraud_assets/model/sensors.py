@@ -26,6 +26,7 @@ from fraud_assets.features.assets import FEATURES
 from fraud_assets.features.transforms import LOOKBACK_DAYS
 from fraud_assets.jobs import process_landed_file, train_model
 from fraud_assets.model import registry
+from fraud_assets.partitions import RANGE_END_TAG
 from fraud_assets.resources.mlflow import MlflowResource
 from fraud_assets.settings import ModelSettings, Settings
 
@@ -45,8 +46,14 @@ def cutoff_for(last_feature_day: date, model: ModelSettings, earliest: date) -> 
     return cutoff if first_day_read >= earliest else None
 
 
+def latest_cutoff(last_day: str) -> date | None:
+    """The cut-off of the model partition whose test block ends on `last_day`, under the
+    configured windows, if its days have a full look-back."""
+    return cutoff_for(date.fromisoformat(last_day), _SETTINGS.model, first_complete_day())
+
+
 def request_for(last_day: str, run_key: str) -> RunRequest | SkipReason:
-    cutoff = cutoff_for(date.fromisoformat(last_day), _SETTINGS.model, first_complete_day())
+    cutoff = latest_cutoff(last_day)
     if cutoff is None:
         return SkipReason(
             f"features end on {last_day}: a model partition ending "
@@ -70,7 +77,7 @@ def model_on_new_features(
     context: RunStatusSensorContext, mlflow_tracking: MlflowResource
 ) -> RunRequest | SkipReason:
     tags = context.dagster_run.tags
-    last_day = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
+    last_day = tags.get(RANGE_END_TAG) or tags.get("dagster/partition")
     if not last_day:
         return SkipReason(f"run {context.dagster_run.run_id} names no partition")
     champion = registry.champion_version(mlflow_tracking.client())

@@ -33,9 +33,9 @@ from fraud_assets.jobs import (
     train_model,
 )
 from fraud_assets.model import registry
-from fraud_assets.model.assets import ALIAS, CANDIDATE, alias_observation
-from fraud_assets.model.sensors import cutoff_for, first_complete_day
-from fraud_assets.partitions import range_tags
+from fraud_assets.model.assets import ALIAS, CANDIDATE, DATA_VERSION_TAG, alias_observation
+from fraud_assets.model.sensors import latest_cutoff
+from fraud_assets.partitions import RANGE_END_TAG, RANGE_START_TAG, range_tags
 from fraud_assets.resources.mlflow import MlflowResource
 from fraud_assets.scoring.assets import MONITORING_CHECKS, PERFORMANCE, SCORED
 from fraud_assets.settings import Settings
@@ -85,16 +85,16 @@ def score_new_days(
     if champion is None:
         return SkipReason("no champion yet: nothing scores until a model partition promotes one")
     after = registry.cutoff_of(champion)
-    features = _materialized(context, FEATURES)
-    wanted = set(days_to_score(features, _materialized(context, SCORED), after))
+    scored = _materialized(context, SCORED)
     tags = context.dagster_run.tags
-    first, last = (tags.get(f"dagster/asset_partition_range_{end}") for end in ("start", "end"))
+    first, last = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     if first and last:
         # A landed file's days are scored again: their features were just (re)written.
-        wanted |= {day for day in features if first <= day <= last and (not after or day > after)}
-    if not wanted:
+        scored = {day for day in scored if not first <= day <= last}
+    days = days_to_score(_materialized(context, FEATURES), scored, after)
+    if not days:
         return SkipReason(f"every feature day after cut-off {after} is scored")
-    return _range_request(sorted(wanted), f"score-after-{context.dagster_run.run_id}")
+    return _range_request(days, f"score-after-{context.dagster_run.run_id}")
 
 
 @run_status_sensor(
@@ -148,7 +148,7 @@ def retrain_on_degradation(
     if not features:
         return SkipReason(f"{FEATURES} has no materialised day")
     latest = max(features)
-    found = cutoff_for(date.fromisoformat(latest), _SETTINGS.model, first_complete_day())
+    found = latest_cutoff(latest)
     if found is None:
         return SkipReason(f"features end on {latest}: no model partition has its days yet")
     cutoff = found.isoformat()
@@ -179,9 +179,9 @@ def champion_alias_watch(
     context: SensorEvaluationContext, mlflow_tracking: MlflowResource
 ) -> SensorResult | SkipReason:
     observation = alias_observation(mlflow_tracking.client())
-    current = observation.tags["dagster/data_version"]
+    current = observation.tags[DATA_VERSION_TAG]
     last = context.instance.get_latest_data_version_record(AssetKey(ALIAS), is_source=True)
-    seen = last.asset_observation.tags.get("dagster/data_version") if last else None
+    seen = last.asset_observation.tags.get(DATA_VERSION_TAG) if last else None
     if seen == current:
         return SkipReason(f"the champion is still version {current}")
     return SensorResult(asset_events=[observation])
