@@ -28,7 +28,7 @@ from fraud_assets.checks import gate
 from fraud_assets.features import checks
 from fraud_assets.features.transforms import (
     LOOKBACK_DAYS,
-    STORED_FEATURES,
+    NUMERIC_COLUMNS,
     feature_rows,
 )
 from fraud_assets.ingestion.assets import CLEANED, IO_MANAGER
@@ -61,7 +61,7 @@ _OBSERVED = {
     "frauds": "sum(TX_FRAUD)",
     **{
         f"{name}.{label}": f"{function}({name})"
-        for name in ("TX_AMOUNT", *STORED_FEATURES)
+        for name in NUMERIC_COLUMNS
         for label, function in _STATISTICS.items()
     },
 }

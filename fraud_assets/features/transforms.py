@@ -69,6 +69,8 @@ EXTENDED_FEATURES = (
     KNOWN_FRAUD_AGE_FEATURE,
 )
 STORED_FEATURES = (*COMPUTED_FEATURES, *EXTENDED_FEATURES)
+# Every number of the feature table a model can read: the amount and the stored features.
+NUMERIC_COLUMNS = ("TX_AMOUNT", *STORED_FEATURES)
 FEATURE_TABLE_COLUMNS = (*KEY_COLUMNS, *STORED_FEATURES, "day")
 
 

@@ -36,7 +36,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from fraud_assets.checks import CheckOutcome, check_results, gate
 from fraud_assets.features.assets import FEATURES, IncompleteInputError
-from fraud_assets.features.transforms import STORED_FEATURES
+from fraud_assets.features.transforms import NUMERIC_COLUMNS
 from fraud_assets.ingestion.assets import IO_MANAGER
 from fraud_assets.metadata import markdown_table
 from fraud_assets.model import registry
@@ -141,34 +141,34 @@ def scored_transactions(
     started = time.monotonic()
     keys = list(context.partition_keys)
     storage = parquet_io_manager
-    expected = _require_published(storage, keys, f"scoring {keys[0]}..{keys[-1]}")
-    if not sum(expected.values()):
+    expected = sum(_require_published(storage, keys, f"scoring {keys[0]}..{keys[-1]}").values())
+    if not expected:
         raise IncompleteInputError(
             f"the features of {keys[0]}..{keys[-1]} hold no rows: there is nothing to score. "
             "Ingest the file that covers these days first."
         )
     champion = registry.serving(mlflow_tracking.client())
     context.log.info(
-        f"scoring {len(keys)} days ({sum(expected.values()):,} rows) with version "
+        f"scoring {len(keys)} days ({expected:,} rows) with version "
         f"{champion.version}, alert at score >= {champion.threshold:.4f}"
     )
     model = mlflow.spark.load_model(champion.model_uri)
     scored = score_rows(features, model, champion.threshold, champion.version, datetime.now(UTC))
     staged = storage.stage([SCORED], scored, keys, context.run_id, score_metrics())
-    context.log.info(
-        f"{sum(staged.rows.values()):,} scores written in {staged.seconds_to_write:.1f} s; "
-        "checking them and measuring drift"
-    )
     observed = staged.observed
     rows, alerts = sum(staged.rows.values()), int(observed["alerts"])
+    context.log.info(
+        f"{rows:,} scores written in {staged.seconds_to_write:.1f} s; "
+        "checking them and measuring drift"
+    )
     complete = (
-        rows == sum(expected.values())
+        rows == expected
         and not observed["null_scores"]
         and 0 <= observed["score_min"] <= observed["score_max"] <= 1
     )
     every_row = CheckOutcome(
         complete,
-        f"{rows:,} scores for {sum(expected.values()):,} feature rows; "
+        f"{rows:,} scores for {expected:,} feature rows; "
         f"{observed['null_scores']} missing; range [{observed['score_min']:.4f}, "
         f"{observed['score_max']:.4f}]",
     )
@@ -209,7 +209,6 @@ def scored_transactions(
 
 
 REASON_COLUMNS = tuple(f"reason_{i + 1}" for i in range(SCORING.reason_columns))
-_ALERT_INPUTS = ("TX_AMOUNT", *STORED_FEATURES)
 
 
 def alert_queue(cards: pd.DataFrame, profiles: dict[str, dict[str, ColumnProfile]]) -> pd.DataFrame:
@@ -259,7 +258,7 @@ def daily_alerts(
     storage = parquet_io_manager
     k = SCORING.alert_top_cards
     scored_rows = storage.published_rows([SCORED], keys)
-    inputs = [F.col(name).cast("double") for name in _ALERT_INPUTS if name in features.columns]
+    inputs = [F.col(name).cast("double") for name in NUMERIC_COLUMNS if name in features.columns]
     top = top_cards(scored, k).join(
         features.select(F.col("TRANSACTION_ID").alias("top_transaction_id"), *inputs),
         "top_transaction_id",
