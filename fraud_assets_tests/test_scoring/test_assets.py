@@ -22,6 +22,7 @@ from fraud_assets.definitions import build_definitions
 from fraud_assets.jobs import measure_performance, score_days, train_model
 from fraud_assets.model.assets import ALIAS, CANDIDATE, VALIDATION
 from fraud_assets.model.registry import THRESHOLD_TAG, champion_version
+from fraud_assets.partitions import range_tags
 from fraud_assets.scoring.assets import ALERTS, DRIFT_CHECK, PERFORMANCE, PERFORMANCE_CHECK, SCORED
 from fraud_assets.scoring.sensors import (
     RETRAIN_TAG,
@@ -177,6 +178,24 @@ def test_a_new_champion_marks_scored_days_stale(scoring_pipeline):
     back = AssetObservation(asset_key=ALIAS, tags={"dagster/data_version": "1"})
     instance.report_runless_asset_event(back)
     assert status() == StaleStatus.FRESH
+
+
+def test_scoring_days_without_features_fails_saying_what_to_ingest(scoring_pipeline):
+    _, defs, instance, _, _, _ = scoring_pipeline
+    storage = defs.resources["parquet_io_manager"]
+    before = storage.published_rows([SCORED], ["2019-11-19", "2019-11-20"])
+    assert list(before) == ["2019-11-19"]
+    # 2019-11-19 has features; no ingested file holds the two days after it yet.
+    early = defs.resolve_job_def(score_days.name).execute_in_process(
+        instance=instance, tags=range_tags("2019-11-19", "2019-11-21"), raise_on_error=False
+    )
+    assert not early.success
+    (failure,) = [e for e in early.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.cause.message
+    assert "2 days that are not materialised (2019-11-20..2019-11-21)" in message
+    assert "ingest" in message
+    # Nothing was published: the day that has features keeps the scores it had.
+    assert storage.published_rows([SCORED], ["2019-11-19", "2019-11-20"]) == before
 
 
 def test_performance_waits_for_the_labels_delay(scoring_pipeline):
