@@ -59,6 +59,7 @@ from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
 from fraud_assets.resources.storage import PartitionedParquetIOManager
 from fraud_assets.scoring.monitoring import AlertRule, build_profile, profile_to_json
 from fraud_assets.scoring.scores import SCORE, sample_of, sampled_columns
+from fraud_assets.serving.portable import NotPortableError, log_portable
 from fraud_assets.settings import ModelSettings, Settings
 
 GROUP = "model"
@@ -337,6 +338,10 @@ def fraud_model(
             signature=infer_signature(example, scores[: len(example)]),
             input_example=example,
         )
+        try:
+            log_portable(model, stored_inputs(config.features))
+        except NotPortableError as error:
+            context.log.warning(f"the model has no real-time form: {error}")
         # Only a candidate above the floor enters the registry, so no version below it can
         # ever be validated or promoted; the model of one below stays in its run to inspect.
         if floor.passed:

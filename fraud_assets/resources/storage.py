@@ -33,6 +33,7 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import (
     ConfigurableIOManager,
@@ -473,6 +474,28 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
             schema = StructType.fromJson(json.loads(pointers[days[0]]["schema"]))
             frames.append(spark.read.schema(schema).option("basePath", base).parquet(*paths))
         return reduce(DataFrame.unionByName, frames)
+
+
+def read_published(
+    store: ObjectStore, asset: str, keys: list[str], columns: list[str]
+) -> pa.Table | None:
+    """The published days of an asset among `keys`, read without Spark (for processes that
+    serve, not compute); days never published are left out."""
+    tables = []
+    for key in keys:
+        pointer = store.read_json(_pointer_path(asset, key))
+        if not pointer:
+            continue
+        folder = store.path(asset, "versions", pointer["version"], f"{PARTITION_COLUMN}={key}")
+        names = [entry["name"] for entry in pointer.get("files") or []] or [
+            info.base_name
+            for info in store.filesystem.get_file_info(pafs.FileSelector(folder))
+            if info.base_name.endswith(".parquet")
+        ]
+        for name in names:
+            with store.filesystem.open_input_file(posixpath.join(folder, name)) as handle:
+                tables.append(pq.read_table(handle, columns=columns))
+    return pa.concat_tables(tables) if tables else None
 
 
 def _pointer_path(asset: str, key: str) -> str:

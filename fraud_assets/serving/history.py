@@ -1,0 +1,54 @@
+"""The history an online state starts from: the latest published cleaned days."""
+
+import logging
+from datetime import date, timedelta
+
+import pandas as pd
+import pyarrow as pa
+from pyarrow import fs as pafs
+
+from fraud_assets.features.transforms import LOOKBACK_DAYS
+from fraud_assets.ingestion.assets import CLEANED
+from fraud_assets.resources.storage import ObjectStore, read_published
+from fraud_assets.serving.state import OnlineFeatures
+
+logger = logging.getLogger(__name__)
+
+_COLUMNS = ["transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount", "tx_fraud"]
+
+
+def published_days(store: ObjectStore, asset: str = CLEANED) -> list[str]:
+    selector = pafs.FileSelector(store.path(asset, "partitions"), allow_not_found=True)
+    names = [info.base_name for info in store.filesystem.get_file_info(selector)]
+    return sorted(name.removesuffix(".json") for name in names if name.endswith(".json"))
+
+
+def history_rows(store: ObjectStore, until: str | None = None) -> pd.DataFrame:
+    """Cleaned rows of the LOOKBACK_DAYS + 1 days up to `until` (default: the latest
+    published day), with `seconds`, the written wall-clock time as the features read it."""
+    days = published_days(store)
+    if until is not None:
+        days = [day for day in days if day <= until]
+    if not days:
+        return pd.DataFrame(columns=[*_COLUMNS, "seconds"])
+    last = date.fromisoformat(days[-1])
+    first = (last - timedelta(days=LOOKBACK_DAYS)).isoformat()
+    wanted = [day for day in days if day >= first]
+    table = read_published(store, CLEANED, wanted, _COLUMNS)
+    if table is None:
+        return pd.DataFrame(columns=[*_COLUMNS, "seconds"])
+    # Timestamps hold the written wall-clock time as UTC instants, in whole seconds.
+    times = table["tx_datetime"]
+    seconds = times.cast(pa.timestamp("s", tz=times.type.tz)).cast(pa.int64())
+    frame = table.drop(["tx_datetime"]).to_pandas()
+    frame["seconds"] = seconds.to_numpy()
+    logger.info("history: %d cleaned rows of %s..%s", len(frame), wanted[0], wanted[-1])
+    return frame
+
+
+def warmed_state(
+    store: ObjectStore, lateness_seconds: int, until: str | None = None
+) -> OnlineFeatures:
+    state = OnlineFeatures(lateness_seconds)
+    state.warm(history_rows(store, until))
+    return state
