@@ -193,6 +193,53 @@ class ScoringSettings:
 
 
 @dataclass(frozen=True)
+class RealtimeSettings:
+    """The streaming scorer's broker and topics, and what both real-time scorers share."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    input_topic: str = "transactions"
+    scores_topic: str = "transaction-scores"
+    alerts_topic: str = "transaction-alerts"
+    dead_letter_topic: str = "transactions-dead-letter"
+    group_id: str = "fraud-stream"
+    batch_size: int = 5_000
+    checkpoint_seconds: float = 30.0
+    champion_check_seconds: float = 30.0
+    lateness_seconds: int = 3_600
+    stream_metrics_port: int = 9108
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.checkpoint_seconds <= 0 or self.champion_check_seconds <= 0:
+            raise ValueError(
+                "FRAUD_STREAM_BATCH_SIZE must be >= 1, FRAUD_STREAM_CHECKPOINT_SECONDS and "
+                "FRAUD_CHAMPION_CHECK_SECONDS > 0"
+            )
+        if self.lateness_seconds < 0:
+            raise ValueError("FRAUD_ONLINE_LATENESS_SECONDS must be >= 0")
+
+    @classmethod
+    def from_env(cls) -> RealtimeSettings:
+        defaults = cls()
+        return cls(
+            bootstrap_servers=_env("FRAUD_KAFKA_BOOTSTRAP_SERVERS", defaults.bootstrap_servers),
+            input_topic=_env("FRAUD_STREAM_INPUT_TOPIC", defaults.input_topic),
+            scores_topic=_env("FRAUD_STREAM_SCORES_TOPIC", defaults.scores_topic),
+            alerts_topic=_env("FRAUD_STREAM_ALERTS_TOPIC", defaults.alerts_topic),
+            dead_letter_topic=_env("FRAUD_STREAM_DEAD_LETTER_TOPIC", defaults.dead_letter_topic),
+            group_id=_env("FRAUD_STREAM_GROUP_ID", defaults.group_id),
+            batch_size=_env_int("FRAUD_STREAM_BATCH_SIZE", defaults.batch_size),
+            checkpoint_seconds=_env_float(
+                "FRAUD_STREAM_CHECKPOINT_SECONDS", defaults.checkpoint_seconds
+            ),
+            champion_check_seconds=_env_float(
+                "FRAUD_CHAMPION_CHECK_SECONDS", defaults.champion_check_seconds
+            ),
+            lateness_seconds=_env_int("FRAUD_ONLINE_LATENESS_SECONDS", defaults.lateness_seconds),
+            stream_metrics_port=_env_int("FRAUD_STREAM_METRICS_PORT", defaults.stream_metrics_port),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: str
     data_dir: Path
@@ -206,6 +253,7 @@ class Settings:
     mlflow: MlflowSettings
     model: ModelSettings = field(default_factory=ModelSettings)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     spark_conf: dict[str, str] = field(default_factory=dict)
     sensor_interval_seconds: int = 30
     time_origin: date | None = None
@@ -278,6 +326,7 @@ class Settings:
             ),
             model=ModelSettings.from_env(),
             scoring=ScoringSettings.from_env(),
+            realtime=RealtimeSettings.from_env(),
             sensor_interval_seconds=_env_int("FRAUD_SENSOR_INTERVAL_SECONDS", 30),
             time_origin=_env_date("FRAUD_TIME_ORIGIN"),
             max_quarantine_share=max_quarantine_share,
