@@ -2,18 +2,22 @@
 health and readiness probes, and Prometheus metrics."""
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fraud_assets.ingestion.schema import DATETIME_SHAPE
 from fraud_assets.serving import metrics
 from fraud_assets.serving.lines import Transaction, wall_clock_seconds
 from fraud_assets.serving.scorer import NotScored, Scored, Scorer
@@ -26,6 +30,12 @@ _INT64_MAX = 2**63 - 1
 # The largest amount the cleaning rules admit: 12 integer and 6 decimal digits.
 MAX_AMOUNT = 999_999_999_999.999999
 
+# The feed's time shape, with the ranges of its fields; a calendar check follows (no 02-30).
+_DATETIME = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) "
+    r"(([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]|24:00:00)$"
+)
+
 Identifier = Annotated[int, Field(ge=0, le=_INT64_MAX)]
 
 
@@ -35,10 +45,20 @@ class RawTransaction(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     transaction_id: Identifier
-    tx_datetime: Annotated[str, Field(pattern=DATETIME_SHAPE, examples=["2019-08-22 06:51:03"])]
+    tx_datetime: Annotated[
+        str,
+        Field(
+            pattern=_DATETIME,
+            examples=["2019-08-22 06:51:03"],
+            description="written wall-clock time; 24:00:00 is the next midnight",
+        ),
+    ]
     customer_id: Identifier
     terminal_id: Identifier
-    tx_amount: Annotated[float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+    tx_amount: Annotated[
+        float,
+        Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, description="at most 6 decimals"),
+    ]
     tx_fraud: Literal[0, 1] | None = None
 
     @field_validator("tx_datetime")
@@ -88,6 +108,18 @@ class BatchResult(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+def _json_safe(value: Any) -> Any:
+    """A validation error as JSON can carry it: NaN and infinities (which a client may send,
+    and the error echoes back) become their names."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def _result(outcome: Scored | NotScored) -> ScoreResult:
@@ -149,6 +181,20 @@ def create_app(service: ScoringService) -> FastAPI:
         version="1",
         description="Scores card transactions with the champion model and online features.",
     )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = _json_safe(jsonable_encoder(error.errors()))
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # FastAPI answers 400 to a body it cannot decode (not UTF-8): to a client that is one
+        # more malformed body, like a JSON syntax error, which is a 422.
+        if error.status_code == 400:
+            detail = [{"type": "json_invalid", "loc": ["body"], "msg": str(error.detail)}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, error)
 
     @app.middleware("http")
     async def measure(request: Request, call_next):
