@@ -9,10 +9,11 @@ summed as exact decimals, so a total does not depend on where the history read s
 computed on top of the 37 days before it gives the same bits as a recompute of everything.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import numpy as np
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
@@ -79,22 +80,40 @@ class DerivedFeature:
     """A model input computed row by row from stored features, inside the model pipeline.
 
     It needs no storage of its own and inherits the stored columns' guarantees (incremental,
-    equal to a recompute of everything), since it reads nothing but its own row.
+    equal to a recompute of everything), since it reads nothing but its own row. `expression`
+    is the Spark SQL the pipeline evaluates; `compute` is the same on numpy columns, for
+    real-time scoring (a test holds the two to the same values).
     """
 
     expression: str
     inputs: tuple[str, ...]
+    compute: Callable[[Mapping[str, np.ndarray]], np.ndarray]
+
+
+def _ratio(w: int) -> DerivedFeature:
+    average = f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW"
+    return DerivedFeature(
+        f"TX_AMOUNT / {average}",
+        ("TX_AMOUNT", average),
+        lambda c: c["TX_AMOUNT"] / c[average],
+    )
+
+
+def _earlier_ratio(c: Mapping[str, np.ndarray]) -> np.ndarray:
+    total = (
+        c["CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW"] * c["CUSTOMER_ID_NB_TX_30DAY_WINDOW"]
+        - c["CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW"] * c["CUSTOMER_ID_NB_TX_7DAY_WINDOW"]
+    )
+    count = c["CUSTOMER_ID_NB_TX_30DAY_WINDOW"] - c["CUSTOMER_ID_NB_TX_7DAY_WINDOW"]
+    spread = (count > 0) & (total > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        average = np.where(spread, total / count, c["CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW"])
+    return c["TX_AMOUNT"] / average
 
 
 # How unusual the amount is for the customer: a compromised card's frauds are several times
 # its usual amounts. The customer averages include the transaction itself, so they are > 0.
-DERIVED_FEATURES = {
-    f"TX_AMOUNT_OVER_CUSTOMER_{w}DAY_AVG": DerivedFeature(
-        f"TX_AMOUNT / CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW",
-        ("TX_AMOUNT", f"CUSTOMER_ID_AVG_AMOUNT_{w}DAY_WINDOW"),
-    )
-    for w in CUSTOMER_WINDOWS_DAYS
-}
+DERIVED_FEATURES = {f"TX_AMOUNT_OVER_CUSTOMER_{w}DAY_AVG": _ratio(w) for w in CUSTOMER_WINDOWS_DAYS}
 # The same against the customer's spending in (t - 30 d, t - 7 d], before a compromise of
 # the last week could raise it; the 30-day average when that span holds no positive total.
 _EARLIER_TOTAL = (
@@ -114,7 +133,19 @@ DERIVED_FEATURES[EARLIER_RATIO_FEATURE] = DerivedFeature(
         "CUSTOMER_ID_NB_TX_30DAY_WINDOW",
         "CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW",
     ),
+    _earlier_ratio,
 )
+
+
+def derived_statement(features: Sequence[str]) -> str | None:
+    """The SQL statement that adds the derived ones among `features` (None if there are none)."""
+    derived = [name for name in features if name in DERIVED_FEATURES]
+    if not derived:
+        return None
+    columns = ", ".join(f"{DERIVED_FEATURES[name].expression} AS {name}" for name in derived)
+    return f"SELECT *, {columns} FROM __THIS__"
+
+
 # What the quality benchmark (BENCHMARKS.md) showed to help, over three data seeds.
 MODEL_FEATURES = (*REFERENCE_FEATURES, *DERIVED_FEATURES, *EXTENDED_FEATURES)
 

@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from xgboost.spark import SparkXGBClassifier, SparkXGBClassifierModel
 
-from fraud_assets.features.transforms import DERIVED_FEATURES, stored_inputs
+from fraud_assets.features.transforms import derived_statement, stored_inputs
 from fraud_assets.model.metrics import EvaluationSet
 
 LABEL = "TX_FRAUD"
@@ -155,10 +155,9 @@ def build_pipeline(params: Mapping[str, Any], features: Sequence[str], seed: int
     """Derived inputs, assembly (+ scaling) and the classifier of `params["family"]`."""
     family = params["family"]
     stages: list = []
-    derived = [name for name in features if name in DERIVED_FEATURES]
-    if derived:
-        columns = ", ".join(f"{DERIVED_FEATURES[name].expression} AS {name}" for name in derived)
-        stages.append(SQLTransformer(statement=f"SELECT *, {columns} FROM __THIS__"))
+    statement = derived_statement(features)
+    if statement:
+        stages.append(SQLTransformer(statement=statement))
     stages.append(VectorAssembler(inputCols=list(features), outputCol=_ASSEMBLED))
     if family == "logistic_regression":
         stages += [

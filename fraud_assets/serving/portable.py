@@ -4,30 +4,32 @@ call, for the streaming scorer and the REST API.
 
 The export holds what the pipeline's stages learned: the derived-feature SQL statement, the
 assembled input order, and either the standard scaler and logistic coefficients or the XGBoost
-booster. Derived features run through DuckDB with the pipeline's own SQL text, so the online
-path evaluates the statement the model was trained with, not a second copy of it.
+booster. Derived features are computed by their numpy form in `features.transforms`; a model
+whose SQL statement is not the one those definitions give today is refused at load time, so a
+changed definition can never score with the old model's meaning.
 """
 
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import mlflow
 import numpy as np
 import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegressionModel
 from pyspark.ml.feature import SQLTransformer, StandardScalerModel, VectorAssembler
-from xgboost import XGBClassifier
+from xgboost import Booster
 from xgboost.spark import SparkXGBClassifierModel
+
+from fraud_assets.features.transforms import DERIVED_FEATURES, derived_statement
 
 PORTABLE_DIR = "serving"
 _SPEC = "model.json"
 _BOOSTER = "booster.json"
-_THIS = "__THIS__"
 
 
 class NotPortableError(ValueError):
@@ -40,22 +42,24 @@ class PortableModel:
 
     inputs: tuple[str, ...]
     assembled: tuple[str, ...]
-    derived_sql: str | None
     family: str
     linear: dict[str, Any] | None = None
-    booster: XGBClassifier | None = None
+    booster: Booster | None = None
 
-    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
-        """The fraud probability of each row of `frame`, which holds `inputs`."""
-        table = frame[list(self.inputs)].astype("float64")
-        if self.derived_sql:
-            connection = duckdb.connect()
-            connection.register("portable_input", table)
-            table = connection.execute(self.derived_sql.replace(_THIS, "portable_input")).fetchdf()
-            connection.close()
-        matrix = table[list(self.assembled)].to_numpy(dtype="float64")
+    def probabilities(self, frame: Mapping[str, Any] | pd.DataFrame) -> np.ndarray:
+        """The fraud probability of each row of `frame` (a DataFrame, or arrays by name),
+        which holds `inputs`."""
+        columns = {name: np.asarray(frame[name], dtype="float64") for name in self.inputs}
+        matrix = np.column_stack(
+            [
+                DERIVED_FEATURES[name].compute(columns)
+                if name in DERIVED_FEATURES
+                else columns[name]
+                for name in self.assembled
+            ]
+        )
         if self.booster is not None:
-            return self.booster.predict_proba(matrix)[:, 1].astype("float64")
+            return self.booster.inplace_predict(matrix).astype("float64")
         linear = self.linear or {}
         scaled = (matrix - np.asarray(linear["mean"])) * np.asarray(linear["scale"])
         margin = scaled @ np.asarray(linear["coefficients"]) + linear["intercept"]
@@ -128,12 +132,17 @@ def load_portable(run_id: str) -> PortableModel:
         spec = json.loads((local / _SPEC).read_text())
         booster = None
         if spec["family"] == "xgboost":
-            booster = XGBClassifier()
-            booster.load_model(bytearray((local / _BOOSTER).read_bytes()))
+            booster = Booster(model_file=bytearray((local / _BOOSTER).read_bytes()))
+            # One row or a few thousand: threads cost more to start than they save.
+            booster.set_param({"nthread": 1})
+    if spec["derived_sql"] != derived_statement(spec["assembled"]):
+        raise NotPortableError(
+            f"run {run_id}: the model's derived features ({spec['derived_sql']}) are not "
+            "those this code defines; score it in batch, or retrain it with this version"
+        )
     return PortableModel(
         inputs=tuple(spec["inputs"]),
         assembled=tuple(spec["assembled"]),
-        derived_sql=spec["derived_sql"],
         family=spec["family"],
         linear=spec.get("linear"),
         booster=booster,

@@ -5,7 +5,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from fraud_assets.features.transforms import STORED_FEATURES
 from fraud_assets.serving.champion import ChampionWatch
@@ -54,8 +53,9 @@ class Scorer:
             accepted.append(index)
             outcomes.append(None)
         if rows:
-            frame = pd.DataFrame(np.asarray(rows, dtype="float64"), columns=_INPUT_COLUMNS)
-            scores = champion.model.probabilities(frame)
+            matrix = np.asarray(rows, dtype="float64")
+            columns = {name: matrix[:, i] for i, name in enumerate(_INPUT_COLUMNS)}
+            scores = champion.model.probabilities(columns)
             for index, score in zip(accepted, scores.tolist(), strict=True):
                 outcomes[index] = Scored(
                     transactions[index],

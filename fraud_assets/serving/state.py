@@ -38,16 +38,28 @@ from fraud_assets.features.transforms import (
 from fraud_assets.serving.lines import Transaction
 
 _MICROS = 1_000_000
+_EXACT_BELOW = 1e9
 _INT64_MAX = 2**63 - 1
 _CUSTOMER_SPAN = max(CUSTOMER_WINDOWS_DAYS) * SECONDS_PER_DAY
 _TERMINAL_SPAN = KNOWN_FRAUD_CAP_SECONDS
 _NEAR = TERMINAL_DELAY_DAYS * SECONDS_PER_DAY
+_NIGHT_ENDS = 7 * 3_600
+_CUSTOMER_WINDOWS = tuple(
+    (w * SECONDS_PER_DAY, w in ZSCORE_WINDOWS_DAYS) for w in CUSTOMER_WINDOWS_DAYS
+)
 _TERMINAL_EDGES = tuple(
     sorted(
         {TERMINAL_DELAY_DAYS, *EARLY_RISK_DAYS}
         | {TERMINAL_DELAY_DAYS + w for w in TERMINAL_WINDOWS_DAYS}
     )
 )
+# Each edge searched below the nearer one; windows and the early risk as pairs of edges.
+_EDGE_SECONDS = tuple(d * SECONDS_PER_DAY for d in _TERMINAL_EDGES)
+_WINDOW_EDGES = tuple(
+    (_TERMINAL_EDGES.index(TERMINAL_DELAY_DAYS), _TERMINAL_EDGES.index(TERMINAL_DELAY_DAYS + w))
+    for w in TERMINAL_WINDOWS_DAYS
+)
+_EARLY_EDGES = tuple(_TERMINAL_EDGES.index(d) for d in EARLY_RISK_DAYS)
 # Expired entries are dropped from an entity once this many have gathered, one move each.
 _PRUNE_BATCH = 64
 
@@ -58,6 +70,11 @@ CONFLICTING = "conflicting_transaction_id"
 def amount_micros(amount: float) -> int:
     """The amount in millionths, as the batch casts a double to DECIMAL(18, 6): from its
     shortest decimal text, rounded half up."""
+    if 0 < amount < _EXACT_BELOW:
+        # Below 1e9 no two amounts of 6 decimals share a double: one that round-trips is it.
+        micros = round(amount * _MICROS)
+        if micros / _MICROS == amount:
+            return micros
     return int(Decimal(repr(amount)).scaleb(6).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -192,30 +209,44 @@ class OnlineFeatures:
         """The stored feature values of a new transaction (in STORED_FEATURES order), after
         which it is part of the history; or DUPLICATE / CONFLICTING for an id already held."""
         micros = amount_micros(tx.amount)
+        seconds, transaction_id = tx.seconds, tx.transaction_id
         customer = self.customers.get(tx.customer_id)
         if customer is None:
             customer = self.customers[tx.customer_id] = _Customer()
-        position = customer.position(tx.seconds, tx.transaction_id)
-        if (
-            position > 0
-            and customer.times[position - 1] == tx.seconds
-            and customer.ids[position - 1] == tx.transaction_id
+        times = customer.times
+        position = len(times)
+        # Most transactions come after all of their customer's: no search needed.
+        if position and (
+            times[-1] > seconds or (times[-1] == seconds and customer.ids[-1] >= transaction_id)
         ):
-            return DUPLICATE if customer.amounts[position - 1] == micros else CONFLICTING
-        customer.insert(position, tx.seconds, tx.transaction_id, micros)
+            position = customer.position(seconds, transaction_id)
+            if (
+                position > 0
+                and times[position - 1] == seconds
+                and customer.ids[position - 1] == transaction_id
+            ):
+                return DUPLICATE if customer.amounts[position - 1] == micros else CONFLICTING
+        customer.insert(position, seconds, transaction_id, micros)
         terminal = self.terminals.get(tx.terminal_id)
         if terminal is None:
             terminal = self.terminals[tx.terminal_id] = _Terminal()
+        windows, extended = _customer_values(customer, position, tx)
+        near, early, age = _terminal_values(terminal, seconds)
         values = (
-            *_calendar(tx.seconds),
-            *_customer_values(customer, position, tx),
-            *_terminal_values(terminal, tx.seconds),
+            int((seconds // SECONDS_PER_DAY + 3) % 7 >= 5),
+            int(seconds % SECONDS_PER_DAY < _NIGHT_ENDS),
+            *windows,
+            *near,
+            *extended,
+            early,
+            age,
         )
-        terminal.insert(tx.seconds, tx.fraud or 0)
+        terminal.insert(seconds, tx.fraud or 0)
         if tx.fraud is None:
-            self.pending[tx.transaction_id] = (tx.terminal_id, tx.seconds)
-        self._advance(tx.seconds)
-        return _in_stored_order(values)
+            self.pending[tx.transaction_id] = (tx.terminal_id, seconds)
+        if self.newest is None or seconds > self.newest:
+            self._advance(seconds)
+        return values
 
     def fold_labels(self, labels: Mapping[int, int]) -> int:
         """Sets the labels of transactions added without one; returns how many were found.
@@ -282,13 +313,12 @@ class OnlineFeatures:
         return dropped
 
     def _advance(self, seconds: int) -> None:
-        if self.newest is None or seconds > self.newest:
-            self.newest = seconds
-            day = seconds // SECONDS_PER_DAY
-            # One sweep a day of data keeps idle customers from holding memory for ever.
-            if self._expired_day is not None and day > self._expired_day:
-                self.expire()
-            self._expired_day = day
+        self.newest = seconds
+        day = seconds // SECONDS_PER_DAY
+        # One sweep a day of data keeps idle customers from holding memory for ever.
+        if self._expired_day is not None and day > self._expired_day:
+            self.expire()
+        self._expired_day = day
 
     def size(self) -> StateSize:
         return StateSize(
@@ -300,29 +330,27 @@ class OnlineFeatures:
         )
 
 
-def _calendar(seconds: int) -> tuple[int, int]:
-    weekday_from_monday = (seconds // SECONDS_PER_DAY + 3) % 7
-    hour = seconds % SECONDS_PER_DAY // 3_600
-    return int(weekday_from_monday >= 5), int(hour <= 6)
-
-
-def _customer_values(customer: _Customer, position: int, tx: Transaction) -> list[float]:
-    """Counts and averages per window, then z-scores, then the gap to the previous one."""
+def _customer_values(
+    customer: _Customer, position: int, tx: Transaction
+) -> tuple[list[float], list[float]]:
+    """Count and average per window; then the z-scores and the gap to the previous one."""
     seconds, end = tx.seconds, position + 1
-    windows, zscores = [], []
-    for w in CUSTOMER_WINDOWS_DAYS:
-        start = bisect_right(customer.times, seconds - w * SECONDS_PER_DAY, 0, end)
+    times, amounts = customer.times, customer.amounts
+    windows: list[float] = []
+    extended: list[float] = []
+    for w, zscored in _CUSTOMER_WINDOWS:
+        start = bisect_right(times, seconds - w, 0, end)
         count = end - start
-        total = sum(customer.amounts[start:end])
-        windows += [count, total / _MICROS / count]
-        if w in ZSCORE_WINDOWS_DAYS:
+        total = sum(amounts[start:end])
+        windows += (count, total / _MICROS / count)
+        if zscored:
             squares = sum(customer.squares[start:end])
-            zscores.append(_zscore(tx.amount, count, total, squares))
+            extended.append(_zscore(tx.amount, count, total, squares))
     if position > 0:
-        gap = min(seconds - customer.times[position - 1], PREVIOUS_GAP_CAP_SECONDS)
+        extended.append(min(seconds - times[position - 1], PREVIOUS_GAP_CAP_SECONDS))
     else:
-        gap = PREVIOUS_GAP_CAP_SECONDS
-    return [*windows, *zscores, gap]
+        extended.append(PREVIOUS_GAP_CAP_SECONDS)
+    return windows, extended
 
 
 def _zscore(amount: float, count: int, total: int, squares: int) -> float:
@@ -335,52 +363,29 @@ def _zscore(amount: float, count: int, total: int, squares: int) -> float:
     return (amount - mean) / std if std >= MIN_AMOUNT_STD else 0.0
 
 
-def _terminal_values(terminal: _Terminal, seconds: int) -> list[float]:
-    """Counts and fraud shares per delayed window, the early risk and the known fraud's age."""
+def _terminal_values(terminal: _Terminal, seconds: int) -> tuple[list[float], float, int]:
+    """Count and fraud share per delayed window; the early risk; the known fraud's age."""
     times, running = terminal.times, terminal.running
-    edges = {d: bisect_right(times, seconds - d * SECONDS_PER_DAY) for d in _TERMINAL_EDGES}
-    values: list[float] = []
-    for w in TERMINAL_WINDOWS_DAYS:
-        values += _risk(edges, running, TERMINAL_DELAY_DAYS, TERMINAL_DELAY_DAYS + w)
-    values.append(_risk(edges, running, *EARLY_RISK_DAYS)[1])
-    near, far = edges[TERMINAL_DELAY_DAYS], edges[max(_TERMINAL_EDGES)]
-    latest = terminal.frauds.rfind(1, far, near) if running[near] > running[far] else -1
-    age = min(seconds - times[latest], KNOWN_FRAUD_CAP_SECONDS) if latest >= 0 else None
-    values.append(KNOWN_FRAUD_CAP_SECONDS if age is None else age)
-    return values
+    edges = []
+    below = len(times)
+    for offset in _EDGE_SECONDS:
+        below = bisect_right(times, seconds - offset, 0, below)
+        edges.append(below)
+    near: list[float] = []
+    for near_edge, far_edge in _WINDOW_EDGES:
+        near += _risk(running, edges[near_edge], edges[far_edge])
+    early = _risk(running, edges[_EARLY_EDGES[0]], edges[_EARLY_EDGES[1]])[1]
+    newest, oldest = edges[0], edges[-1]
+    latest = terminal.frauds.rfind(1, oldest, newest) if running[newest] > running[oldest] else -1
+    if latest < 0:
+        return near, early, KNOWN_FRAUD_CAP_SECONDS
+    return near, early, min(seconds - times[latest], KNOWN_FRAUD_CAP_SECONDS)
 
 
-def _risk(edges: dict[int, int], running: array, near: int, far: int) -> list[float]:
-    count = edges[near] - edges[far]
-    frauds = running[edges[near]] - running[edges[far]]
-    return [count, frauds / count if count > 0 else 0.0]
-
-
-# Calendar, customer windows, z-scores and gap, terminal windows, early risk, fraud age.
-_CUSTOMER_NAMES = [
-    f"CUSTOMER_ID_{kind}_{w}DAY_WINDOW"
-    for w in CUSTOMER_WINDOWS_DAYS
-    for kind in ("NB_TX", "AVG_AMOUNT")
-]
-_PRODUCED = (
-    "TX_DURING_WEEKEND",
-    "TX_DURING_NIGHT",
-    *_CUSTOMER_NAMES,
-    *(f"CUSTOMER_ID_AMOUNT_ZSCORE_{w}DAY_WINDOW" for w in ZSCORE_WINDOWS_DAYS),
-    "CUSTOMER_ID_SECONDS_SINCE_PREVIOUS_TX",
-    *(
-        f"TERMINAL_ID_{kind}_{w}DAY_WINDOW"
-        for w in TERMINAL_WINDOWS_DAYS
-        for kind in ("NB_TX", "RISK")
-    ),
-    f"TERMINAL_ID_RISK_{EARLY_RISK_DAYS[0]}_TO_{EARLY_RISK_DAYS[1]}DAYS_AGO",
-    "TERMINAL_ID_SECONDS_SINCE_KNOWN_FRAUD",
-)
-_ORDER = [_PRODUCED.index(name) for name in STORED_FEATURES]
-
-
-def _in_stored_order(values: tuple[float, ...]) -> tuple[float, ...]:
-    return tuple(values[i] for i in _ORDER)
+def _risk(running: array, near_edge: int, far_edge: int) -> list[float]:
+    """Transactions between two edges, and their fraud share (0 when there are none)."""
+    count = near_edge - far_edge
+    return [count, (running[near_edge] - running[far_edge]) / count if count > 0 else 0.0]
 
 
 def feature_frame(values: Iterable[tuple[float, ...]]) -> pd.DataFrame:

@@ -87,3 +87,19 @@ def test_a_run_without_portable_model_says_what_to_do(tmp_path):
         mlflow.log_param("empty", 1)
     with pytest.raises(NotPortableError, match="re-materialise its fraud_model"):
         load_portable(run.info.run_id)
+
+
+def test_a_model_whose_derived_features_changed_is_refused(tmp_path):
+    settings = local_mlflow(tmp_path, "portable")
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    spec = {
+        "inputs": ["TX_AMOUNT"],
+        "assembled": ["TX_AMOUNT", "TX_AMOUNT_OVER_CUSTOMER_1DAY_AVG"],
+        "derived_sql": "SELECT *, TX_AMOUNT / 2 AS TX_AMOUNT_OVER_CUSTOMER_1DAY_AVG FROM __THIS__",
+        "family": "logistic_regression",
+        "linear": {"mean": [0, 0], "scale": [1, 1], "coefficients": [1, 1], "intercept": 0},
+    }
+    with mlflow.start_run() as run:
+        mlflow.log_dict(spec, "serving/model.json")
+    with pytest.raises(NotPortableError, match="not those this code defines"):
+        load_portable(run.info.run_id)
