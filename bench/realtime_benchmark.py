@@ -192,7 +192,9 @@ def read_scores(broker: str, topic: str, expected: int, seconds: float) -> list:
     """(receive time ms, payload) of every score, until `expected` have come."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": broker, "group.id": uuid.uuid4().hex})
+    consumer = Consumer(
+        {"bootstrap.servers": broker, "group.id": uuid.uuid4().hex, "fetch.wait.max.ms": 20}
+    )
     consumer.assign([TopicPartition(topic, 0, 0)])
     received, deadline = [], time.monotonic() + seconds
     while len(received) < expected and time.monotonic() < deadline:

@@ -99,6 +99,9 @@ class StreamScorer:
                 "session.timeout.ms": 6_000,
                 "heartbeat.interval.ms": 500,
                 "enable.partition.eof": False,
+                # Some brokers hold a fetch for its whole maximum wait even when data is
+                # there; a short wait keeps the latency to a few batches.
+                "fetch.wait.max.ms": 20,
             }
         )
         self.producer = Producer(
