@@ -20,7 +20,7 @@ from fraud_assets.ingestion.assets import CLEANED
 from fraud_assets.model.registry import CHAMPION, THRESHOLD_TAG
 from fraud_assets.model.training import fit
 from fraud_assets.partitions import file_period
-from fraud_assets.resources.mlflow import REGISTERED_MODEL
+from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
 from fraud_assets.serving.champion import ChampionWatch
 from fraud_assets.serving.history import warmed_state
 from fraud_assets.serving.lines import in_time_order
@@ -84,10 +84,10 @@ def world(file_by_file, spark, tmp_path_factory) -> World:
     root = tmp_path_factory.mktemp("serving_world")
     served = _history_before(settings, root)
     tracking = local_mlflow(root / "mlflow", "serving")
-    mlflow.set_tracking_uri(tracking.tracking_uri)
-    mlflow.set_registry_uri(tracking.registry_uri)
-    mlflow.set_experiment(tracking.experiment)
-    client = MlflowClient(tracking.tracking_uri, tracking.registry_uri)
+    resource = MlflowResource.from_settings(tracking)
+    resource.activate()
+    experiment = resource.experiment_id()
+    client = resource.client()
     client.create_registered_model(REGISTERED_MODEL)
     train = spark.createDataFrame(
         stored_features(settings, file_period(FILES[1], 30).partition_keys)
@@ -101,7 +101,7 @@ def world(file_by_file, spark, tmp_path_factory) -> World:
             "elastic_net": 0.0,
         }
         model = fit(train, params, MODEL_FEATURES, seed=3)
-        with mlflow.start_run() as run:
+        with mlflow.start_run(experiment_id=experiment) as run:
             log_portable(model, stored_inputs(MODEL_FEATURES))
         version = client.create_model_version(
             REGISTERED_MODEL, f"runs:/{run.info.run_id}/serving", run.info.run_id

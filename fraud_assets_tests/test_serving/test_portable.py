@@ -8,6 +8,7 @@ import pytest
 from fraud_assets.features.transforms import MODEL_FEATURES, stored_inputs
 from fraud_assets.model.training import fit, with_scores
 from fraud_assets.partitions import file_period
+from fraud_assets.resources.mlflow import MlflowResource
 from fraud_assets.serving.portable import NotPortableError, export, load_portable, log_portable
 from fraud_assets_tests.conftest import local_mlflow
 from fraud_assets_tests.test_features.conftest import FILES, stored_features
@@ -53,10 +54,7 @@ def test_portable_probabilities_equal_the_spark_pipeline(feature_tables, spark, 
         .sort_values("TRANSACTION_ID")["score"]
         .to_numpy()
     )
-    settings = local_mlflow(tmp_path, "portable")
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_experiment(settings.experiment)
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=experiment(tmp_path)) as run:
         log_portable(model, inputs)
     portable = load_portable(run.info.run_id)
     actual = portable.probabilities(test.sort_values("TRANSACTION_ID"))
@@ -65,6 +63,13 @@ def test_portable_probabilities_equal_the_spark_pipeline(feature_tables, spark, 
     assert len(actual) == len(expected) > 1_000
     assert np.max(np.abs(actual - expected)) <= 1e-6
     assert 0.0 < actual.mean() < 1.0
+
+
+def experiment(folder) -> str:
+    """A fresh MLflow store under `folder`, active, and its experiment's id."""
+    tracking = MlflowResource.from_settings(local_mlflow(folder, "portable"))
+    tracking.activate()
+    return tracking.experiment_id()
 
 
 def test_a_family_without_portable_form_is_refused_by_name(feature_tables):
@@ -82,19 +87,13 @@ def test_a_family_without_portable_form_is_refused_by_name(feature_tables):
 
 
 def test_a_run_without_portable_model_says_what_to_do(tmp_path):
-    settings = local_mlflow(tmp_path, "portable")
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_experiment(settings.experiment)
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=experiment(tmp_path)) as run:
         mlflow.log_param("empty", 1)
     with pytest.raises(NotPortableError, match="re-materialise its fraud_model"):
         load_portable(run.info.run_id)
 
 
 def test_a_model_whose_derived_features_changed_is_refused(tmp_path):
-    settings = local_mlflow(tmp_path, "portable")
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_experiment(settings.experiment)
     spec = {
         "inputs": ["TX_AMOUNT"],
         "assembled": ["TX_AMOUNT", "TX_AMOUNT_OVER_CUSTOMER_1DAY_AVG"],
@@ -102,7 +101,7 @@ def test_a_model_whose_derived_features_changed_is_refused(tmp_path):
         "family": "logistic_regression",
         "linear": {"mean": [0, 0], "scale": [1, 1], "coefficients": [1, 1], "intercept": 0},
     }
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=experiment(tmp_path)) as run:
         mlflow.log_dict(spec, "serving/model.json")
     with pytest.raises(NotPortableError, match="not those this code defines"):
         load_portable(run.info.run_id)
