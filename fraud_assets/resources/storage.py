@@ -476,6 +476,13 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         return reduce(DataFrame.unionByName, frames)
 
 
+def published_days(store: ObjectStore, asset: str) -> list[str]:
+    """The days of an asset that have a published pointer, in order."""
+    selector = pafs.FileSelector(store.path(_pointers_dir(asset)), allow_not_found=True)
+    names = [info.base_name for info in store.filesystem.get_file_info(selector)]
+    return sorted(name.removesuffix(".json") for name in names if name.endswith(".json"))
+
+
 def read_published(
     store: ObjectStore, asset: str, keys: list[str], columns: list[str]
 ) -> pa.Table | None:
@@ -498,8 +505,12 @@ def read_published(
     return pa.concat_tables(tables) if tables else None
 
 
+def _pointers_dir(asset: str) -> str:
+    return posixpath.join(asset, "partitions")
+
+
 def _pointer_path(asset: str, key: str) -> str:
-    return posixpath.join(asset, "partitions", f"{key}.json")
+    return posixpath.join(_pointers_dir(asset), f"{key}.json")
 
 
 def _retire(store: ObjectStore, asset: str, version: str, key: str, at: str) -> None:

@@ -5,11 +5,10 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pyarrow as pa
-from pyarrow import fs as pafs
 
 from fraud_assets.features.transforms import LOOKBACK_DAYS
 from fraud_assets.ingestion.assets import CLEANED
-from fraud_assets.resources.storage import ObjectStore, read_published
+from fraud_assets.resources.storage import ObjectStore, published_days, read_published
 from fraud_assets.serving.state import OnlineFeatures
 
 logger = logging.getLogger(__name__)
@@ -17,16 +16,10 @@ logger = logging.getLogger(__name__)
 _COLUMNS = ["transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount", "tx_fraud"]
 
 
-def published_days(store: ObjectStore, asset: str = CLEANED) -> list[str]:
-    selector = pafs.FileSelector(store.path(asset, "partitions"), allow_not_found=True)
-    names = [info.base_name for info in store.filesystem.get_file_info(selector)]
-    return sorted(name.removesuffix(".json") for name in names if name.endswith(".json"))
-
-
 def history_rows(store: ObjectStore, until: str | None = None) -> pd.DataFrame:
     """Cleaned rows of the LOOKBACK_DAYS + 1 days up to `until` (default: the latest
     published day), with `seconds`, the written wall-clock time as the features read it."""
-    days = published_days(store)
+    days = published_days(store, CLEANED)
     if until is not None:
         days = [day for day in days if day <= until]
     if not days:

@@ -60,8 +60,6 @@ _WINDOW_EDGES = tuple(
     for w in TERMINAL_WINDOWS_DAYS
 )
 _EARLY_EDGES = tuple(_TERMINAL_EDGES.index(d) for d in EARLY_RISK_DAYS)
-# Expired entries are dropped from an entity once this many have gathered, one move each.
-_PRUNE_BATCH = 64
 
 DUPLICATE = "duplicate_transaction"
 CONFLICTING = "conflicting_transaction_id"

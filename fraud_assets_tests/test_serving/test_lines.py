@@ -8,8 +8,7 @@ import pytest
 from fraud_assets.definitions import build_definitions
 from fraud_assets.ingestion.assets import QUARANTINED
 from fraud_assets.ingestion.cleaning import Reason
-from fraud_assets.resources.storage import read_published
-from fraud_assets.serving.history import published_days
+from fraud_assets.resources.storage import published_days, read_published
 from fraud_assets.serving.lines import Rejected, Transaction, in_time_order, parse_line
 from fraud_assets_tests.test_features.conftest import FILES
 
