@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from fraud_assets.definitions import RESOURCES_BY_ENVIRONMENT
 from fraud_assets.model.registry import NoChampionError
 from fraud_assets.serving.champion import ChampionWatch
-from fraud_assets.serving.history import warmed_state
+from fraud_assets.serving.history import HistoryError, warmed_state
 from fraud_assets.serving.lines import in_time_order, line_parser
 from fraud_assets.serving.portable import NotPortableError
 from fraud_assets.serving.scorer import Scorer
@@ -89,7 +89,7 @@ def stream_main(argv: list[str] | None = None) -> int:
     try:
         scorer = _scorer(settings, checkpoint.state if checkpoint is not None else None)
         scorer.champion.current()
-    except (NoChampionError, NotPortableError) as error:
+    except (NoChampionError, NotPortableError, HistoryError) as error:
         print(f"fraud-stream: {error}", file=sys.stderr)
         return 2
     ensure_topics(realtime)

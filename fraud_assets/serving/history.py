@@ -16,6 +16,10 @@ logger = logging.getLogger(__name__)
 _COLUMNS = ["transaction_id", "tx_datetime", "customer_id", "terminal_id", "tx_amount", "tx_fraud"]
 
 
+class HistoryError(RuntimeError):
+    """The published days cannot give the online features their whole look-back."""
+
+
 def history_rows(store: ObjectStore, until: str | None = None) -> pd.DataFrame:
     """Cleaned rows of the LOOKBACK_DAYS + 1 days up to `until` (default: the latest
     published day), with `seconds`, the written wall-clock time as the features read it."""
@@ -25,8 +29,16 @@ def history_rows(store: ObjectStore, until: str | None = None) -> pd.DataFrame:
     if not days:
         return pd.DataFrame(columns=[*_COLUMNS, "seconds"])
     last = date.fromisoformat(days[-1])
-    first = (last - timedelta(days=LOOKBACK_DAYS)).isoformat()
-    wanted = [day for day in days if day >= first]
+    first = max(last - timedelta(days=LOOKBACK_DAYS), date.fromisoformat(days[0]))
+    wanted = [day for day in days if day >= first.isoformat()]
+    expected = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    missing = sorted(set(expected) - set(wanted))
+    if missing:
+        raise HistoryError(
+            f"{CLEANED} lacks {len(missing)} days inside the look-back of {days[-1]} "
+            f"({', '.join(missing[:5])}): online features would miss their transactions; "
+            "ingest the files that cover them"
+        )
     table = read_published(store, CLEANED, wanted, _COLUMNS)
     if table is None:
         return pd.DataFrame(columns=[*_COLUMNS, "seconds"])
@@ -42,6 +54,14 @@ def history_rows(store: ObjectStore, until: str | None = None) -> pd.DataFrame:
 def warmed_state(
     store: ObjectStore, lateness_seconds: int, until: str | None = None
 ) -> OnlineFeatures:
+    """A state warmed from the look-back up to `until`; raises HistoryError when no cleaned
+    day is published, since features without their history would be wrong."""
+    rows = history_rows(store, until)
+    if rows.empty:
+        raise HistoryError(
+            f"no published {CLEANED} day{f' up to {until}' if until else ''}: ingest a file "
+            "first (fraud-pipeline run, or a file in the landing zone for the sensor)"
+        )
     state = OnlineFeatures(lateness_seconds)
-    state.warm(history_rows(store, until))
+    state.warm(rows)
     return state
