@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 _MANAGED = (
     "# The instance shared by `fraud-pipeline run` and `dagster dev` (written by fraud-pipeline)."
 )
-_DAGSTER_YAML = f"""\
-{_MANAGED}
+POOL_SETTINGS = """\
 # Runs that share data never run together: every asset belongs to a pool (fraud_days for raw,
 # cleaned and features, fraud_models for the model assets, fraud_scoring for scores, alerts and
 # performance), and a run holds its pools from start to end, one run per pool at a time. Other
@@ -44,6 +43,7 @@ concurrency:
 telemetry:
   enabled: false
 """
+_DAGSTER_YAML = f"{_MANAGED}\n{POOL_SETTINGS}"
 
 
 # What earlier versions wrote: replaced like our own file, never kept as the user's.
@@ -71,11 +71,11 @@ def dagster_home(settings: Settings) -> Path:
             file=sys.stderr,
         )
     os.environ["DAGSTER_HOME"] = str(home)
-    _set_pool_limits(home)
+    set_pool_limits(home)
     return home
 
 
-def _set_pool_limits(home: Path) -> None:
+def set_pool_limits(home: Path) -> None:
     """Give each pool its limit of one run now: a pool first met by the run queue is only
     limited from its next pass on, which could start two runs of it together."""
     from dagster import DagsterInstance
@@ -111,7 +111,7 @@ def _generate(settings: Settings, args: argparse.Namespace) -> None:
 
     target = (
         f"s3://{settings.s3.bucket}/{settings.s3.landing_prefix}"
-        if settings.environment == "s3"
+        if settings.uses_s3
         else str(settings.landing_dir)
     )
     datagen.main(

@@ -1,7 +1,14 @@
 """Every asset, check, job and sensor, with the resources of the environment FRAUD_ENV names.
 
-local (default): files on local disk under FRAUD_DATA_DIR, Spark local[*], no services.
-s3:              landing files and parquet in an S3-compatible bucket (AWS, SeaweedFS, MinIO).
+local (default): files on local disk under FRAUD_DATA_DIR, Spark local[*], MLflow in a local
+                 store, no services.
+services:        the stack `fraud-stack start` runs on this machine: landing files and parquet in
+                 its SeaweedFS bucket, Spark on its standalone master, MLflow on its tracking
+                 server (PostgreSQL, S3 artifacts); endpoints default to the stack's ports.
+prod:            the same resources on systems named by the environment (bucket, endpoint,
+                 Spark master, MLflow URI, credentials); nothing is assumed.
+
+Credentials reach resources as Dagster EnvVars, so the UI shows variable names, not values.
 """
 
 from __future__ import annotations
@@ -61,10 +68,10 @@ def local_resources(settings: Settings) -> dict[str, Any]:
     }
 
 
-def s3_resources(settings: Settings) -> dict[str, Any]:
+def object_store_resources(settings: Settings) -> dict[str, Any]:
     s3 = settings.s3
     spark = SparkResource.from_settings(settings)
-    connection = S3Config.from_settings(s3)
+    connection = S3Config.from_environment(s3)
     root = S3StorageRoot(s3=connection, bucket=s3.bucket, prefix=s3.storage_prefix)
     return {
         "spark": spark,
@@ -89,7 +96,11 @@ def s3_resources(settings: Settings) -> dict[str, Any]:
     }
 
 
-RESOURCES_BY_ENVIRONMENT = {"local": local_resources, "s3": s3_resources}
+RESOURCES_BY_ENVIRONMENT = {
+    "local": local_resources,
+    "services": object_store_resources,
+    "prod": object_store_resources,
+}
 
 
 def build_definitions(settings: Settings) -> Definitions:

@@ -60,6 +60,9 @@ class S3Settings:
     secret_access_key: str | None
     use_s3a: bool
     cache_dir: Path
+    session_token: str | None = None
+    profile: str | None = None
+    max_attempts: int = 5
 
 
 def _env_date(name: str) -> date | None:
@@ -239,6 +242,124 @@ class RealtimeSettings:
         )
 
 
+ENVIRONMENTS = ("local", "services", "prod")
+# What FRAUD_ENV=prod cannot guess: each names the system it points at.
+PROD_REQUIRED = ("FRAUD_S3_BUCKET", "FRAUD_SPARK_MASTER", "FRAUD_MLFLOW_TRACKING_URI")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Where `fraud-stack` (infra/stack.sh) keeps its services: one run folder, loopback ports.
+
+    FRAUD_ENV=services reads its endpoints from here, so the stack and the pipeline agree.
+    """
+
+    run_dir: Path
+    seaweedfs_base_port: int = 18300
+    postgres_port: int = 15432
+    mlflow_port: int = 15000
+    spark_master_port: int = 17077
+    spark_master_ui_port: int = 18080
+    spark_worker_ui_port: int = 18081
+    dagster_port: int = 13000
+    spark_worker_cores: int = 2
+    spark_worker_memory: str = "4g"
+    host: str = "127.0.0.1"
+
+    def __post_init__(self) -> None:
+        ports = self.ports()
+        for name, port in ports.items():
+            if not 1024 <= port <= 65535 - 40:
+                raise ValueError(f"{name}={port} is not a port in 1024-65495")
+        taken: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in taken:
+                raise ValueError(f"{name} and {taken[port]} both ask for port {port}")
+            taken[port] = name
+        seaweed = range(self.seaweedfs_base_port, self.seaweedfs_base_port + 41)
+        for name, port in ports.items():
+            if port in seaweed and name != "FRAUD_STACK_SEAWEEDFS_BASE_PORT":
+                raise ValueError(
+                    f"{name}={port} lies in SeaweedFS's ports {seaweed.start}-{seaweed.stop - 1} "
+                    "(FRAUD_STACK_SEAWEEDFS_BASE_PORT + 0..40)"
+                )
+
+    def ports(self) -> dict[str, int]:
+        return {
+            "FRAUD_STACK_SEAWEEDFS_BASE_PORT": self.seaweedfs_base_port,
+            "FRAUD_STACK_POSTGRES_PORT": self.postgres_port,
+            "FRAUD_STACK_MLFLOW_PORT": self.mlflow_port,
+            "FRAUD_STACK_SPARK_MASTER_PORT": self.spark_master_port,
+            "FRAUD_STACK_SPARK_MASTER_UI_PORT": self.spark_master_ui_port,
+            "FRAUD_STACK_SPARK_WORKER_UI_PORT": self.spark_worker_ui_port,
+            "FRAUD_STACK_DAGSTER_PORT": self.dagster_port,
+        }
+
+    @property
+    def s3_port(self) -> int:
+        """SeaweedFS opens its services on the base port + 0..40; S3 is + 33."""
+        return self.seaweedfs_base_port + 33
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://{self.host}:{self.s3_port}"
+
+    @property
+    def mlflow_uri(self) -> str:
+        return f"http://{self.host}:{self.mlflow_port}"
+
+    @property
+    def spark_master(self) -> str:
+        return f"spark://{self.host}:{self.spark_master_port}"
+
+    @property
+    def dagster_url(self) -> str:
+        return f"http://{self.host}:{self.dagster_port}"
+
+    @classmethod
+    def from_env(cls, data_dir: Path) -> StackSettings:
+        defaults = cls(run_dir=data_dir / "stack")
+        return cls(
+            run_dir=Path(_env("FRAUD_STACK_DIR", str(defaults.run_dir))).resolve(),
+            spark_worker_cores=_env_int("FRAUD_STACK_SPARK_WORKER_CORES", os.cpu_count() or 1),
+            spark_worker_memory=_env("FRAUD_STACK_SPARK_WORKER_MEMORY", "4g"),
+            **{
+                field_name: _env_int(env_name, getattr(defaults, field_name))
+                for env_name, field_name in _STACK_PORT_FIELDS.items()
+            },
+        )
+
+
+_STACK_PORT_FIELDS = {
+    "FRAUD_STACK_SEAWEEDFS_BASE_PORT": "seaweedfs_base_port",
+    "FRAUD_STACK_POSTGRES_PORT": "postgres_port",
+    "FRAUD_STACK_MLFLOW_PORT": "mlflow_port",
+    "FRAUD_STACK_SPARK_MASTER_PORT": "spark_master_port",
+    "FRAUD_STACK_SPARK_MASTER_UI_PORT": "spark_master_ui_port",
+    "FRAUD_STACK_SPARK_WORKER_UI_PORT": "spark_worker_ui_port",
+    "FRAUD_STACK_DAGSTER_PORT": "dagster_port",
+}
+
+
+def _environment_defaults(environment: str, stack: StackSettings) -> dict[str, str]:
+    """The endpoints a mode assumes when they are not set: none locally and in prod, the
+    stack's in services mode."""
+    if environment == "services":
+        return {
+            "FRAUD_S3_ENDPOINT_URL": stack.s3_endpoint,
+            "FRAUD_SPARK_MASTER": stack.spark_master,
+            "FRAUD_MLFLOW_TRACKING_URI": stack.mlflow_uri,
+        }
+    if environment == "prod":
+        missing = [name for name in PROD_REQUIRED if not os.environ.get(name, "").strip()]
+        if missing:
+            raise ValueError(
+                f"FRAUD_ENV=prod reads its systems from the environment; set {', '.join(missing)}"
+                " (README, Deploying)"
+            )
+    return {}
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str
@@ -260,6 +381,12 @@ class Settings:
     max_quarantine_share: float = 0.01
     duplicate_lookback_days: int = 37
     version_grace_hours: float = 24.0
+    stack: StackSettings | None = None
+    spark_ui: bool = False
+
+    @property
+    def uses_s3(self) -> bool:
+        return self.environment != "local"
 
     @property
     def feed_time_origin(self) -> date:
@@ -269,9 +396,13 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         environment = _env("FRAUD_ENV", "local")
-        if environment not in {"local", "s3"}:
-            raise ValueError(f"FRAUD_ENV={environment!r} is unknown; use 'local' or 's3'")
+        if environment not in ENVIRONMENTS:
+            raise ValueError(
+                f"FRAUD_ENV={environment!r} is unknown; use one of {', '.join(ENVIRONMENTS)}"
+            )
         data_dir = Path(_env("FRAUD_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
+        stack = StackSettings.from_env(data_dir)
+        assumed = _environment_defaults(environment, stack)
         spark_conf_text = _env("FRAUD_SPARK_CONF", "{}")
         try:
             spark_conf = {str(k): str(v) for k, v in json.loads(spark_conf_text).items()}
@@ -279,7 +410,10 @@ class Settings:
             raise ValueError(
                 f"FRAUD_SPARK_CONF must be a JSON object of Spark settings, got {spark_conf_text!r}"
             ) from None
-        tracking_uri = _env("FRAUD_MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow/mlflow.db")
+        tracking_uri = _env(
+            "FRAUD_MLFLOW_TRACKING_URI",
+            assumed.get("FRAUD_MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow/mlflow.db"),
+        )
         remote_tracking = tracking_uri.startswith(("http://", "https://"))
         period = _env_int("FRAUD_FILE_PERIOD_DAYS", 30)
         if period < 1:
@@ -297,17 +431,21 @@ class Settings:
             storage_dir=Path(_env("FRAUD_STORAGE_DIR", str(data_dir / "warehouse"))).resolve(),
             partitions_start=_env_date("FRAUD_PARTITIONS_START") or date(2019, 8, 22),
             file_period_days=period,
-            spark_master=_env("FRAUD_SPARK_MASTER", "local[*]"),
+            spark_master=_env("FRAUD_SPARK_MASTER", assumed.get("FRAUD_SPARK_MASTER", "local[*]")),
             spark_driver_memory=_env("FRAUD_SPARK_DRIVER_MEMORY", "2g"),
             spark_conf=spark_conf,
             s3=S3Settings(
-                endpoint_url=os.environ.get("FRAUD_S3_ENDPOINT_URL") or None,
+                endpoint_url=os.environ.get("FRAUD_S3_ENDPOINT_URL")
+                or assumed.get("FRAUD_S3_ENDPOINT_URL"),
                 bucket=_env("FRAUD_S3_BUCKET", "fraud"),
                 landing_prefix=_env("FRAUD_S3_LANDING_PREFIX", "landing/"),
                 storage_prefix=_env("FRAUD_S3_STORAGE_PREFIX", "warehouse/"),
-                region=_env("AWS_REGION", "us-east-1"),
+                region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
                 access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or None,
                 secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+                session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
+                profile=os.environ.get("AWS_PROFILE") or None,
+                max_attempts=_env_int("FRAUD_S3_MAX_ATTEMPTS", 5),
                 use_s3a=_env_bool("FRAUD_S3_USE_S3A", False),
                 cache_dir=Path(_env("FRAUD_S3_CACHE_DIR", str(data_dir / "s3-cache"))).resolve(),
             ),
@@ -332,4 +470,6 @@ class Settings:
             max_quarantine_share=max_quarantine_share,
             duplicate_lookback_days=_env_int("FRAUD_DUPLICATE_LOOKBACK_DAYS", 37),
             version_grace_hours=grace_hours,
+            stack=stack,
+            spark_ui=_env_bool("FRAUD_SPARK_UI", False),
         )

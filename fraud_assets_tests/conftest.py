@@ -13,7 +13,6 @@ TEST_MAX_QUARANTINE_SHARE = 0.1
 TEST_SPARK_CONFIG = {
     "spark.master": "local[2]",
     "spark.sql.shuffle.partitions": "4",
-    "spark.ui.enabled": "false",
     "spark.driver.memory": "1g",
 }
 

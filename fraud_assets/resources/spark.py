@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 from dagster_pyspark import LazyPySparkResource
 from pyspark.sql import SparkSession
@@ -67,9 +68,28 @@ def check_java() -> Path:
     return java
 
 
+def _on_this_machine(master: str) -> bool:
+    if master.startswith("local"):
+        return True
+    host = urlparse(master.replace("spark://", "http://", 1)).hostname
+    return host in {"127.0.0.1", "localhost", "::1"}
+
+
 def default_spark_config(settings: Settings) -> dict[str, str]:
-    """Settings every session gets; FRAUD_SPARK_CONF entries override them."""
+    """Settings every session gets; FRAUD_SPARK_CONF entries override them.
+
+    The driver's web UI is off unless FRAUD_SPARK_UI=true; a driver whose cluster runs on this
+    machine listens on loopback only, so neither the UI nor the driver's ports are reachable from
+    the network.
+    """
+    loopback = (
+        {"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"}
+        if _on_this_machine(settings.spark_master)
+        else {}
+    )
     return {
+        "spark.ui.enabled": "true" if settings.spark_ui else "false",
+        **loopback,
         "spark.master": settings.spark_master,
         "spark.app.name": "fraud_assets",
         "spark.driver.memory": settings.spark_driver_memory,

@@ -26,7 +26,7 @@ def s3_settings(settings, seaweedfs, monkeypatch, tmp_path):
     prefix = f"run-{uuid.uuid4().hex[:8]}/"
     return dataclasses.replace(
         settings,
-        environment="s3",
+        environment="services",
         s3=S3Settings(
             endpoint_url=seaweedfs,
             bucket=BUCKET,
