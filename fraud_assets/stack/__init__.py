@@ -1,0 +1,1 @@
+"""The services mode's stack on one machine: `fraud-stack start|stop|status|env`."""
