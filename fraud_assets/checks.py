@@ -12,6 +12,8 @@ from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
+from fraud_assets.errors import DataError
+
 
 @dataclass(frozen=True)
 class CheckOutcome:
@@ -40,7 +42,7 @@ def check_results(
         )
 
 
-class ChecksFailedError(RuntimeError):
+class ChecksFailedError(DataError, RuntimeError):
     """Blocking checks failed on staged data: nothing was published."""
 
 

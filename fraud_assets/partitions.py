@@ -15,12 +15,13 @@ from pathlib import PurePosixPath
 
 from dagster import DailyPartitionsDefinition
 
+from fraud_assets.errors import DataError
 from fraud_assets.settings import Settings
 
 _FILE_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.txt$")
 
 
-class LandingFileNameError(ValueError):
+class LandingFileNameError(DataError, ValueError):
     """A landed file's name does not say which period it holds."""
 
 

@@ -383,6 +383,8 @@ class Settings:
     version_grace_hours: float = 24.0
     stack: StackSettings | None = None
     spark_ui: bool = False
+    step_max_retries: int = 3
+    step_retry_delay_seconds: float = 10.0
 
     @property
     def uses_s3(self) -> bool:
@@ -472,4 +474,6 @@ class Settings:
             version_grace_hours=grace_hours,
             stack=stack,
             spark_ui=_env_bool("FRAUD_SPARK_UI", False),
+            step_max_retries=_env_int("FRAUD_STEP_MAX_RETRIES", 3),
+            step_retry_delay_seconds=_env_float("FRAUD_STEP_RETRY_DELAY_SECONDS", 10.0),
         )

@@ -1,4 +1,8 @@
 import dataclasses
+import os
+
+# Steps that fail on a transient error are retried after 1 s in tests, not after 10.
+os.environ.setdefault("FRAUD_STEP_RETRY_DELAY_SECONDS", "1")
 from pathlib import Path
 
 import pytest
@@ -8,6 +12,7 @@ from fraud_assets.datagen.defects import DefectRates
 from fraud_assets.datagen.files import GeneratorConfig, generate
 from fraud_assets.resources.spark import SparkResource, default_spark_config
 from fraud_assets.settings import MlflowSettings, Settings
+from fraud_assets_tests.seaweedfs import seaweedfs_server  # noqa: F401  (a fixture)
 
 TEST_MAX_QUARANTINE_SHARE = 0.1
 TEST_SPARK_CONFIG = {

@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_assets.checks import gate
+from fraud_assets.errors import TRANSIENT_RETRY, DataError
 from fraud_assets.features import checks
 from fraud_assets.features.transforms import (
     LOOKBACK_DAYS,
@@ -39,7 +40,7 @@ from fraud_assets.resources.storage import PartitionedParquetIOManager, StagedVe
 GROUP = "features"
 
 
-class IncompleteInputError(RuntimeError):
+class IncompleteInputError(DataError, RuntimeError):
     """Days a computation reads hold data in a landed file but none is published."""
 
 
@@ -82,6 +83,7 @@ LOOKBACK_UPDATED = (
 
 
 @asset(
+    retry_policy=TRANSIENT_RETRY,
     name=FEATURES,
     partitions_def=DAILY_PARTITIONS,
     ins={

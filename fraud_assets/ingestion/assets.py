@@ -28,6 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fraud_assets.checks import gate
+from fraud_assets.errors import TRANSIENT_RETRY, DataError
 from fraud_assets.ingestion import checks
 from fraud_assets.ingestion.cleaning import (
     DUPLICATE,
@@ -65,7 +66,7 @@ QUARANTINED = "quarantined_transactions"
 BROADCAST_REPEATED_IDS = 2_000_000
 
 
-class LandingError(RuntimeError):
+class LandingError(DataError, RuntimeError):
     """The landed files cannot give the days a run asks for."""
 
 
@@ -121,6 +122,7 @@ def _files_for_run(
 
 
 @asset(
+    retry_policy=TRANSIENT_RETRY,
     name=RAW,
     partitions_def=DAILY_PARTITIONS,
     backfill_policy=BackfillPolicy.single_run(),
@@ -275,6 +277,7 @@ _CHECKS = {
 
 
 @multi_asset(
+    retry_policy=TRANSIENT_RETRY,
     outs={
         CLEANED: AssetOut(
             group_name=GROUP,

@@ -37,6 +37,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_assets.checks import gate
+from fraud_assets.errors import TRANSIENT_RETRY
 from fraud_assets.features.assets import FEATURES, IncompleteInputError
 from fraud_assets.features.transforms import MODEL_FEATURES, stored_inputs
 from fraud_assets.metadata import markdown_table
@@ -210,6 +211,7 @@ def _run_tags(context: AssetExecutionContext, asset_name: str) -> dict[str, str]
 
 
 @asset(
+    retry_policy=TRANSIENT_RETRY,
     name=CANDIDATE,
     partitions_def=DAILY_PARTITIONS,
     ins={"features": FEATURES_IN},
@@ -406,6 +408,7 @@ def _comparison_rows(comparisons: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @asset(
+    retry_policy=TRANSIENT_RETRY,
     name=VALIDATION,
     partitions_def=DAILY_PARTITIONS,
     ins={"candidate": AssetIn(CANDIDATE), "features": FEATURES_IN},
@@ -582,6 +585,7 @@ _SAMPLE_ROWS = 1000
 
 
 @asset(
+    retry_policy=TRANSIENT_RETRY,
     name=CHAMPION,
     partitions_def=DAILY_PARTITIONS,
     ins={"validation": AssetIn(VALIDATION), "features": FEATURES_IN},

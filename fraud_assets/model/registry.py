@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from fraud_assets.errors import DataError
 from fraud_assets.resources.mlflow import REGISTERED_MODEL
 
 CHAMPION = "champion"
@@ -74,7 +75,7 @@ class Serving:
         return f"models:/{REGISTERED_MODEL}/{self.version}"
 
 
-class NoChampionError(RuntimeError):
+class NoChampionError(DataError, RuntimeError):
     """Scoring was asked for, but no version holds the champion alias or it cannot serve."""
 
 

@@ -17,7 +17,7 @@ from dagster import ConfigurableResource, ResourceDependency
 from pyarrow import fs as pafs
 
 from fraud_assets.partitions import name_problem
-from fraud_assets.resources.s3 import S3Config
+from fraud_assets.resources.s3 import S3Config, naming_failures
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,10 @@ class S3LandingZone(LandingZone):
     arrives_whole: ClassVar[bool] = True
 
     def list_entries(self) -> list[LandedFile]:
+        with naming_failures(self.describe()):
+            return self._list_entries()
+
+    def _list_entries(self) -> list[LandedFile]:
         client = self.s3.client()
         found = []
         paginator = client.get_paginator("list_objects_v2")
@@ -148,7 +152,10 @@ class S3LandingZone(LandingZone):
         return posixpath.join(self.bucket, self.prefix, landed.key)
 
     def head(self, landed: LandedFile, size: int = 4096) -> bytes:
-        with self.s3.filesystem().open_input_stream(self._object(landed)) as stream:
+        with (
+            naming_failures(f"s3://{self._object(landed)}"),
+            self.s3.filesystem().open_input_stream(self._object(landed)) as stream,
+        ):
             return stream.read(size)
 
     def _staged(self, landed: LandedFile) -> Path:
@@ -161,13 +168,14 @@ class S3LandingZone(LandingZone):
         if not staged.exists():
             staged.parent.mkdir(parents=True, exist_ok=True)
             partial = staged.with_name(f".{staged.name}.{uuid.uuid4().hex}")
-            pafs.copy_files(
-                self._object(landed),
-                str(partial),
-                source_filesystem=self.s3.filesystem(),
-                destination_filesystem=pafs.LocalFileSystem(),
-                chunk_size=8 << 20,
-            )
+            with naming_failures(f"s3://{self._object(landed)}"):
+                pafs.copy_files(
+                    self._object(landed),
+                    str(partial),
+                    source_filesystem=self.s3.filesystem(),
+                    destination_filesystem=pafs.LocalFileSystem(),
+                    chunk_size=8 << 20,
+                )
             partial.rename(staged)
         return staged.as_uri()
 

@@ -6,9 +6,12 @@ role, instance metadata), as boto3 users expect.
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
 from dagster_aws.utils import construct_boto_client_retry_config
@@ -106,6 +109,29 @@ class S3Config(S3Resource):
 
     def get_client(self):
         return self.client()
+
+
+class StoreUnavailableError(OSError):
+    """The store did not answer, or answered with a server error, after the client's own
+    retries; a later attempt may succeed (the assets' RetryPolicy retries the step)."""
+
+
+@contextmanager
+def naming_failures(where: str) -> Iterator[None]:
+    """Turns a network or server error of an S3 or pyarrow call into StoreUnavailableError
+    naming the object (`s3://bucket/key`); a missing object or a refused request is left as is.
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except ClientError as error:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if status < 500 and status != 429:
+            raise
+        raise StoreUnavailableError(f"{where}: the store answered {status} ({error})") from error
+    except (BotoCoreError, OSError) as error:
+        raise StoreUnavailableError(f"{where}: the store failed ({error})") from error
 
 
 def split_s3_url(url: str) -> tuple[str, str]:

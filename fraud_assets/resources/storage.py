@@ -21,6 +21,8 @@ later publication once `grace_hours` have passed and no pointer refers to them.
 """
 
 import contextlib
+import functools
+import inspect
 import json
 import posixpath
 import shutil
@@ -48,15 +50,16 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
+from fraud_assets.errors import DataError
 from fraud_assets.metadata import observed_metadata
-from fraud_assets.resources.s3 import S3Config
+from fraud_assets.resources.s3 import S3Config, naming_failures
 from fraud_assets.resources.spark import SparkResource
 
 PARTITION_COLUMN = "day"
 OBSERVED_METRICS = "observed_metrics"
 
 
-class StorageError(RuntimeError):
+class StorageError(DataError, RuntimeError):
     """Stored data is missing or not what the asset graph expects."""
 
 
@@ -89,6 +92,25 @@ class StagedVersion:
         return replace(self, empty_allowed=frozenset(days) & frozenset(self.keys))
 
 
+def _naming_failures(parameter: str) -> Callable:
+    """Errors of an S3 store while the method runs name the object its `parameter` points at."""
+
+    def decorate(method: Callable) -> Callable:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def wrapper(self: "ObjectStore", *args: Any, **kwargs: Any) -> Any:
+            if not isinstance(self.filesystem, pafs.S3FileSystem):
+                return method(self, *args, **kwargs)
+            relative = signature.bind(self, *args, **kwargs).arguments[parameter]
+            with naming_failures(self.describe(relative)):
+                return method(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 @dataclass(frozen=True)
 class ObjectStore:
     """A pyarrow filesystem and a root inside it, with atomic JSON documents."""
@@ -99,6 +121,12 @@ class ObjectStore:
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
 
+    def describe(self, relative: str) -> str:
+        """Where `relative` lives, as a person finds it: s3://bucket/key or a local path."""
+        scheme = "s3://" if isinstance(self.filesystem, pafs.S3FileSystem) else ""
+        return scheme + self.path(relative)
+
+    @_naming_failures("relative")
     def write_json(self, relative: str, document: dict[str, Any]) -> None:
         final = self.path(relative)
         self.filesystem.create_dir(posixpath.dirname(final), recursive=True)
@@ -107,6 +135,7 @@ class ObjectStore:
             stream.write(json.dumps(document, indent=1, sort_keys=True).encode())
         self.filesystem.move(temporary, final)
 
+    @_naming_failures("relative")
     def read_json(self, relative: str) -> dict[str, Any] | None:
         try:
             with self.filesystem.open_input_stream(self.path(relative)) as stream:
@@ -117,6 +146,7 @@ class ObjectStore:
     def list_json(self, relative_dir: str, recursive: bool = False) -> list[dict[str, Any]]:
         return [doc for _, doc in self.list_json_with_paths(relative_dir, recursive)]
 
+    @_naming_failures("relative_dir")
     def list_json_with_paths(
         self, relative_dir: str, recursive: bool = False
     ) -> list[tuple[str, dict[str, Any]]]:
@@ -137,10 +167,12 @@ class ObjectStore:
             documents.append((posixpath.relpath(info.path, self.root), document))
         return sorted(documents, key=lambda item: item[0])
 
+    @_naming_failures("relative")
     def delete_file(self, relative: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.filesystem.delete_file(self.path(relative))
 
+    @_naming_failures("relative")
     def upload_parquet(self, local_dir: str, relative: str) -> None:
         """Copy the parquet files under a local folder to `relative`, keeping sub-folders
         (Spark's checksum and marker files stay behind)."""
@@ -152,10 +184,12 @@ class ObjectStore:
             keep=lambda name: name.endswith(".parquet"),
         )
 
+    @_naming_failures("relative")
     def download(self, relative: str, local_dir: Path) -> None:
         """Copy every file under `relative` into `local_dir`, keeping sub-folders."""
         _copy_tree(self.filesystem, self.path(relative), pafs.LocalFileSystem(), str(local_dir))
 
+    @_naming_failures("relative")
     def delete_dir(self, relative: str) -> None:
         path = self.path(relative)
         if self.filesystem.get_file_info(path).type != pafs.FileType.NotFound:

@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from fraud_assets.checks import CheckOutcome, check_results, gate
+from fraud_assets.errors import TRANSIENT_RETRY
 from fraud_assets.features.assets import FEATURES, IncompleteInputError
 from fraud_assets.features.transforms import NUMERIC_COLUMNS
 from fraud_assets.ingestion.assets import IO_MANAGER
@@ -106,6 +107,7 @@ def _profile(version: registry.Serving) -> dict[str, ColumnProfile]:
 
 
 @asset(
+    retry_policy=TRANSIENT_RETRY,
     name=SCORED,
     partitions_def=DAILY_PARTITIONS,
     ins={"features": AssetIn(FEATURES)},
@@ -227,6 +229,7 @@ def alert_queue(cards: pd.DataFrame, profiles: dict[str, dict[str, ColumnProfile
 
 
 @asset(
+    retry_policy=TRANSIENT_RETRY,
     name=ALERTS,
     partitions_def=DAILY_PARTITIONS,
     ins={"scored": AssetIn(SCORED), "features": AssetIn(FEATURES)},
@@ -353,6 +356,7 @@ def _log_to_mlflow(client: MlflowClient, rows: pd.DataFrame, runs: dict[str, str
 
 
 @asset(
+    retry_policy=TRANSIENT_RETRY,
     name=PERFORMANCE,
     partitions_def=DAILY_PARTITIONS,
     ins={

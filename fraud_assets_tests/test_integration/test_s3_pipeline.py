@@ -12,8 +12,8 @@ from fraud_assets.definitions import build_definitions
 from fraud_assets.jobs import process_landed_file
 from fraud_assets.resources.s3 import S3Config
 from fraud_assets.settings import S3Settings
+from fraud_assets_tests.seaweedfs import ACCESS_KEY, BUCKET, SECRET_KEY
 from fraud_assets_tests.sensor_ticks import tick
-from fraud_assets_tests.test_integration.conftest import ACCESS_KEY, BUCKET, SECRET_KEY
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
