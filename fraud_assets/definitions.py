@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from fraud_assets.features.assets import transaction_features
 from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
@@ -93,6 +93,8 @@ def object_store_resources(settings: Settings) -> dict[str, Any]:
         "ledger": LandingLedger(root=root),
         "record_io_manager": JsonRecordIOManager(root=root),
         "mlflow_tracking": MlflowResource.from_settings(settings.mlflow, s3.endpoint_url),
+        # Top level too, so the UI lists the connection (credentials as variable names).
+        "s3": connection,
     }
 
 
@@ -128,6 +130,9 @@ def build_definitions(settings: Settings) -> Definitions:
             champion_alias_watch,
         ],
         schedules=[weekly_retraining],
+        # One process and one Spark application a run: a process per step would start a new
+        # driver (and, on a cluster, new executors) for every asset.
+        executor=in_process_executor,
         resources=RESOURCES_BY_ENVIRONMENT[settings.environment](settings),
     )
 

@@ -109,6 +109,33 @@ def default_spark_config(settings: Settings) -> dict[str, str]:
     }
 
 
+def import_spark_connect_in_spawned_runs() -> None:
+    """Import pyspark's Connect modules once, the way a script would.
+
+    Dagster's code server runs each launched run in a multiprocessing `spawn` child whose
+    `__main__` has neither `__spec__` nor `__file__`; pyspark's Connect modules take that for a
+    doctest session and end the process with exit code 0 when first imported (MLflow imports
+    them when it logs a Spark model). With `sys.ps1` set during the import they check their
+    dependencies as usual; later imports come from the module cache, or fail with ImportError
+    when those dependencies are missing, as they do in any other process.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or main.__spec__ is not None or hasattr(main, "__file__"):
+        return
+    had_prompt = hasattr(sys, "ps1")
+    sys.ps1 = getattr(sys, "ps1", "")
+    try:
+        import pyspark.ml.connect  # noqa: F401
+    except ImportError:
+        # Connect's client dependencies are missing: later imports must fail the same way
+        # (MLflow catches ImportError) instead of reaching the exit.
+        sys.modules["pyspark.sql.connect"] = None
+        sys.modules["pyspark.ml.connect"] = None
+    finally:
+        if not had_prompt:
+            del sys.ps1
+
+
 class SparkResource(LazyPySparkResource):
     """Dagster's lazy PySpark resource, with a Java check before the session starts.
 
@@ -117,6 +144,7 @@ class SparkResource(LazyPySparkResource):
     """
 
     def _init_session(self) -> None:
+        import_spark_connect_in_spawned_runs()
         if self._spark_session is None and SparkSession.getActiveSession() is None:
             check_java()
             # The local driver starts Python workers with PYSPARK_PYTHON, not the conf.

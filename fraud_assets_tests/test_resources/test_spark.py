@@ -1,4 +1,6 @@
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -60,3 +62,15 @@ def test_bad_spark_conf_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("FRAUD_SPARK_CONF", "spark.executor.memory=8g")
     with pytest.raises(ValueError, match="JSON object"):
         Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    ("mode", "outcomes"),
+    [("plain", {"ended silently"}), ("prepared", {"imported", "ImportError"})],
+)
+def test_a_spawned_run_survives_importing_spark_connect(mode, outcomes):
+    probe = "from fraud_assets_tests.test_resources.spawned_run import main; main()"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, mode], capture_output=True, text=True, timeout=120
+    )
+    assert result.stdout.strip() in outcomes, result.stderr
