@@ -302,10 +302,5 @@ def quarantine_examples(quarantined: DataFrame, per_reason: int = 3) -> list[dic
         F.row_number().over(order).alias("n"),
     ).where(F.col("n") <= per_reason)
     rows = ranked.orderBy("reason", "n").drop("n").collect()
-    return [{**row.asDict(), "line": _escaped(row["line"])} for row in rows]
-
-
-def _escaped(text: str, limit: int = 120) -> str:
-    """A line as safe Markdown table text: no pipes or line breaks, at most `limit` characters."""
-    shown = text if len(text) <= limit else text[:limit] + "..."
-    return shown.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    # The lines are raw feed text: markdown_table escapes and shortens them when shown.
+    return [row.asDict() for row in rows]

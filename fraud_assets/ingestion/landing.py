@@ -5,16 +5,21 @@ Pure PySpark: takes a SparkSession and a path, returns a DataFrame, knows nothin
 
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from fraud_assets.errors import DataError
 from fraud_assets.ingestion.schema import FIELDS, HEADER_ALIASES, RAW_COLUMNS
 from fraud_assets.partitions import FilePeriod
 
 _MAX_ROWS_PER_SPLIT_BITS = 33
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
-class RawFileFormatError(ValueError):
+class RawFileFormatError(DataError, ValueError):
     """A landed file's header names other columns than the feed's."""
 
 
@@ -24,15 +29,19 @@ def header_lines(source_file: str, head: bytes) -> int:
     Raises RawFileFormatError when the header lists other columns (renamed, reordered),
     because then every data line would be read into the wrong field.
     """
-    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    # Lines end at LF, CR or CRLF, as Spark's text reader splits them; a byte-order mark is
+    # not part of the header.
+    first_line = _LINE_END.split(head.removeprefix(_UTF8_BOM), maxsplit=1)[0]
+    first = first_line.decode("utf-8", errors="replace").strip()
     if not first.startswith("#"):
         return 0
     names = [name.strip() for name in first.lstrip("#").split("|")]
     names = [HEADER_ALIASES.get(name, name) for name in names]
     if tuple(names) != FIELDS:
+        shown = first if len(first) <= 300 else first[:300] + "..."
         raise RawFileFormatError(
-            f"{source_file}: line 1 is a header with columns {names}, "
-            f"expected {list(FIELDS)} (separated by '|'); fix the feed or the file"
+            f"{source_file}: line 1 is a header {shown!r}, expected the columns "
+            f"{list(FIELDS)} separated by '|'; fix the feed or the file"
         )
     return 1
 

@@ -1,6 +1,7 @@
 import pytest
 
 from fraud_assets.ingestion.landing import RawFileFormatError, header_lines
+from fraud_assets.resources.landing import LocalLandingZone
 from fraud_assets_tests.test_ingestion.helpers import HEADER, good_line, parse, write_file
 
 
@@ -81,3 +82,25 @@ def test_rows_get_the_day_they_were_written_on_clamped_into_the_file_period(spar
         "3": "2019-08-22",
         "4": "2019-08-22",
     }
+
+
+def test_symlinks_in_the_landing_folder_are_never_followed(tmp_path):
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    write_file(outside, HEADER + good_line(1) + "\n")
+    write_file(landing, HEADER + good_line(2) + "\n", name="2019-09-21.txt")
+    (landing / "2019-08-22.txt").symlink_to(outside / "2019-08-22.txt")
+    (landing / "2019-10-21.txt").symlink_to(landing / "2019-09-21.txt")
+    (landing / "more").symlink_to(outside, target_is_directory=True)
+    listed = LocalLandingZone(path=str(landing)).list_entries()
+    assert [entry.key for entry in listed] == ["2019-09-21.txt"]
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_the_header_rule_splits_lines_as_spark_does(spark, tmp_path, ending):
+    header = HEADER.rstrip("\n")
+    body = "\ufeff" + header + ending + good_line(1) + ending + good_line(2) + ending
+    path = write_file(tmp_path, body)
+    assert header_lines(path.name, path.read_bytes()) == 1
+    frame, count = parse(spark, path)
+    assert count == 2
+    assert [row["transaction_id"] for row in frame.orderBy("line_number").collect()] == ["1", "2"]
