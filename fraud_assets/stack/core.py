@@ -112,10 +112,12 @@ class Stack:
     def credentials(self) -> Credentials:
         return Credentials.load_or_create(self.run_dir)
 
-    def database_uri(self, database: str, driver: str = "postgresql+psycopg") -> str:
+    def database_uri(self, database: str) -> str:
+        """psycopg2 named explicitly: SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3,
+        which dagster-postgres's queries do not run on."""
         password = self.credentials.database_password
         return (
-            f"{driver}://{DATABASE_USER}:{password}@{self.ports.host}:"
+            f"postgresql+psycopg2://{DATABASE_USER}:{password}@{self.ports.host}:"
             f"{self.ports.postgres_port}/{database}"
         )
 
@@ -132,6 +134,7 @@ class Stack:
             "FRAUD_MLFLOW_TRACKING_URI": self.ports.mlflow_uri,
             "FRAUD_SPARK_MASTER": self.ports.spark_master,
             "DAGSTER_HOME": str(self.dagster_home),
+            "FRAUD_STACK_DAGSTER_DATABASE_URL": self.database_uri("dagster"),
             **self.credentials.environment(),
         }
 

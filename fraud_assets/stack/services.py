@@ -253,9 +253,9 @@ def stop_postgres(stack: Stack) -> None:
 
 @contextlib.contextmanager
 def _database(stack: Stack, name: str) -> Iterator:
-    import psycopg
+    import psycopg2
 
-    connection = psycopg.connect(
+    connection = psycopg2.connect(
         host=stack.ports.host,
         port=stack.ports.postgres_port,
         user=DATABASE_USER,
@@ -351,19 +351,19 @@ def dagster_yaml(stack: Stack) -> str:
 
     return f"""\
 # The services-mode instance (written by fraud-stack): runs, events and schedules in
-# PostgreSQL; the daemon launches queued runs. The password comes from the environment.
+# PostgreSQL; the daemon launches queued runs. The database URL (with its password) comes
+# from the environment.
 storage:
   postgres:
-    postgres_db:
-      hostname: {stack.ports.host}
-      port: {stack.ports.postgres_port}
-      db_name: dagster
-      username: {DATABASE_USER}
-      password:
-        env: FRAUD_STACK_POSTGRES_PASSWORD
+    postgres_url:
+      env: FRAUD_STACK_DAGSTER_DATABASE_URL
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
+# A run whose worker died (killed, out of memory) is marked failed and frees its pools.
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 30
 {POOL_SETTINGS}"""
 
 

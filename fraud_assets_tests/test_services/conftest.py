@@ -1,0 +1,201 @@
+"""The services-mode stack, started once for the session by `fraud-stack start` itself, on free
+loopback ports in a run folder of its own, and stopped at the end with nothing left behind."""
+
+import contextlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from unittest.mock import patch
+
+import psutil
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from mlflow import MlflowClient
+
+from fraud_assets.model.registry import CHAMPION
+from fraud_assets.resources.mlflow import REGISTERED_MODEL
+from fraud_assets.settings import Settings
+from fraud_assets.stack.core import Stack
+
+# Small windows so that two 30-day files give a model partition with a full look-back.
+PIPELINE_SETTINGS = {
+    "FRAUD_SENSOR_INTERVAL_SECONDS": "5",
+    "FRAUD_TRAIN_DAYS": "5",
+    "FRAUD_DELAY_DAYS": "3",
+    "FRAUD_TEST_DAYS": "5",
+    "FRAUD_VALIDATION_DAYS": "5",
+    "FRAUD_TUNING_FOLDS": "1",
+    "FRAUD_MODEL_FAMILIES": "logistic_regression",
+    "FRAUD_TUNING_MAX_EVALS": "2",
+    "FRAUD_BOOTSTRAP_RESAMPLES": "200",
+    # Short windows on a small world make a weak model: the floor is not what is tested here.
+    "FRAUD_FLOOR_ROC_AUC": "0.5",
+    "FRAUD_FLOOR_AVERAGE_PRECISION": "0.01",
+    "FRAUD_SPARK_DRIVER_MEMORY": "1g",
+    "FRAUD_STACK_SPARK_WORKER_MEMORY": "2g",
+}
+STACK_TIMEOUT_SECONDS = 300
+PIPELINE_TIMEOUT_SECONDS = 1_500
+FIRST_DAY, DAYS = date(2019, 8, 22), 60
+LANDING_PREFIX = "landing/"
+GENERATED = ["--customers", "1000", "--terminals", "500", "--files", "2", "--seed", "7", "--quiet"]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_stack_ports() -> dict[str, str]:
+    """A SeaweedFS base with its 41 ports free, and six other free ports outside them."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000)
+        if not all(_port_free(base + offset) for offset in range(41)):
+            continue
+        others = [port for port in range(base + 41, base + 120) if _port_free(port)][:6]
+        names = (
+            "POSTGRES",
+            "MLFLOW",
+            "SPARK_MASTER",
+            "SPARK_MASTER_UI",
+            "SPARK_WORKER_UI",
+            "DAGSTER",
+        )
+        ports = {
+            f"FRAUD_STACK_{name}_PORT": str(port) for name, port in zip(names, others, strict=True)
+        }
+        return {"FRAUD_STACK_SEAWEEDFS_BASE_PORT": str(base), **ports}
+    raise RuntimeError("no free block of ports on loopback")
+
+
+def fraud_stack(command: str, env: dict[str, str], timeout: float) -> str:
+    cli = str(Path(sys.executable).parent / "fraud-stack")
+    result = subprocess.run(
+        [cli, command], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if command == "status":
+        return result.stdout
+    if result.returncode != 0:
+        raise AssertionError(f"fraud-stack {command} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+@dataclass
+class RunningStack:
+    env: dict[str, str]
+    stack: Stack
+    start_output: str
+
+    @property
+    def pipeline_env(self) -> dict[str, str]:
+        return {**self.env, **self.stack.pipeline_environment()}
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
+            for log in sorted(self.stack.logs.glob("*.log"))
+        )
+
+
+def _processes_under(folder: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "environ"]):
+        try:
+            text = " ".join(process.info["cmdline"] or [])
+            text += " ".join((process.info["environ"] or {}).values())
+        except (psutil.Error, TypeError):
+            continue
+        if str(folder) in text and process.pid != os.getpid():
+            found.append(process)
+    return found
+
+
+@pytest.fixture(scope="session")
+def running_stack() -> Iterator[RunningStack]:
+    # Under /tmp, whose parents every user may enter: PostgreSQL runs as `postgres` under root.
+    run_root = Path(tempfile.mkdtemp(prefix="fraud-stack-", dir="/tmp"))
+    run_root.chmod(0o755)
+    env = {
+        **os.environ,
+        **PIPELINE_SETTINGS,
+        **free_stack_ports(),
+        "FRAUD_DATA_DIR": str(run_root / "data"),
+        "FRAUD_STACK_DIR": str(run_root / "stack"),
+    }
+    for name in ("FRAUD_ENV", "DAGSTER_HOME", "FRAUD_MLFLOW_TRACKING_URI", "FRAUD_SPARK_MASTER"):
+        env.pop(name, None)
+    began = time.monotonic()
+    try:
+        output = fraud_stack("start", env, STACK_TIMEOUT_SECONDS)
+    except AssertionError:
+        fraud_stack("stop", env, STACK_TIMEOUT_SECONDS)
+        raise
+    with patch.dict(os.environ, env, clear=True):
+        stack = Stack(Settings.from_env())
+    print(f"stack up in {time.monotonic() - began:.0f} s")
+    yield RunningStack(env=env, stack=stack, start_output=output)
+    fraud_stack("stop", env, STACK_TIMEOUT_SECONDS)
+    deadline = time.monotonic() + 30
+    while _processes_under(run_root) and time.monotonic() < deadline:
+        time.sleep(1)
+    left = _processes_under(run_root)
+    assert not left, f"processes left after stop: {[p.cmdline() for p in left]}"
+
+
+@contextlib.contextmanager
+def stack_instance(running: RunningStack) -> Iterator[DagsterInstance]:
+    with (
+        patch.dict(os.environ, running.pipeline_env),
+        DagsterInstance.from_config(str(running.stack.dagster_home)) as instance,
+    ):
+        yield instance
+
+
+def runs_of(instance: DagsterInstance, job: str | None = None) -> list:
+    return instance.get_runs(RunsFilter(job_name=job) if job else None)
+
+
+def _champion_version(client: MlflowClient):
+    try:
+        return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+    except Exception:
+        return None
+
+
+@pytest.fixture(scope="session")
+def pipeline_outcome(running_stack: RunningStack) -> RunningStack:
+    """Lands two generated files in S3, then waits for the daemon to make a champion."""
+    env = running_stack.pipeline_env
+    bucket = env["FRAUD_S3_BUCKET"]
+    datagen = str(Path(sys.executable).parent / "fraud-datagen")
+    subprocess.run(
+        [datagen, "--out", f"s3://{bucket}/{LANDING_PREFIX}", *GENERATED],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    client = MlflowClient(tracking_uri=env["FRAUD_MLFLOW_TRACKING_URI"])
+    deadline = time.monotonic() + PIPELINE_TIMEOUT_SECONDS
+    while _champion_version(client) is None:
+        with stack_instance(running_stack) as instance:
+            failed = [run for run in runs_of(instance) if run.status == DagsterRunStatus.FAILURE]
+        if failed:
+            run = failed[0]
+            pytest.fail(f"run {run.job_name} {run.run_id} failed\n{running_stack.logs()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no champion after {PIPELINE_TIMEOUT_SECONDS} s\n{running_stack.logs()}")
+        time.sleep(5)
+    return running_stack
