@@ -1,0 +1,193 @@
+"""`kill -9` of `fraud-pipeline run` while it writes cleaned data, features or a model leaves
+readers the previous complete data, and a re-run gives content-identical output.
+
+The data tests run against local disk and against a real SeaweedFS bucket; the kill lands
+when a new version of the asset appears in storage (Spark or the upload is writing it).
+"""
+
+import hashlib
+import os
+import posixpath
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from pyarrow import fs as pafs
+
+from fraud_assets.model.registry import CHAMPION
+from fraud_assets.resources.mlflow import REGISTERED_MODEL
+from fraud_assets.resources.s3 import S3Config
+from fraud_assets.resources.storage import ObjectStore, published_days, read_published
+from fraud_assets.settings import S3Settings
+from fraud_assets_tests.seaweedfs import ACCESS_KEY, BUCKET, SECRET_KEY
+
+pytestmark = [pytest.mark.slow]
+
+DATA_ASSETS = ("cleaned_transactions", "quarantined_transactions", "transaction_features")
+# FRAUD_LONG_FAULTS=1: the same kills on files of a realistic demo size (BENCHMARKS.md).
+LONG = os.environ.get("FRAUD_LONG_FAULTS") == "1"
+ONE_FILE = ["--customers", "5000" if LONG else "150", "--terminals", "2500" if LONG else "80"]
+ONE_FILE += ["--files", "1", "--seed", "3"]
+TWO_FILES = ["--customers", "5000" if LONG else "600", "--terminals", "2500" if LONG else "300"]
+TWO_FILES += ["--files", "2", "--seed", "3"]
+SMALL_MODEL = {
+    "FRAUD_TRAIN_DAYS": "5",
+    "FRAUD_DELAY_DAYS": "3",
+    "FRAUD_TEST_DAYS": "5",
+    "FRAUD_VALIDATION_DAYS": "5",
+    "FRAUD_TUNING_FOLDS": "1",
+    "FRAUD_MODEL_FAMILIES": "logistic_regression",
+    "FRAUD_BOOTSTRAP_RESAMPLES": "100",
+    # Short windows on a small world make a weak model: the floor is not what is tested here.
+    "FRAUD_FLOOR_ROC_AUC": "0.5",
+    "FRAUD_FLOOR_AVERAGE_PRECISION": "0.01",
+}
+RUN_TIMEOUT_SECONDS = 900
+
+
+def _pipeline(env: dict[str, str], *arguments: str) -> subprocess.Popen:
+    command = [str(Path(sys.executable).parent / "fraud-pipeline"), "run", *arguments]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _finish(process: subprocess.Popen) -> str:
+    output, _ = process.communicate(timeout=RUN_TIMEOUT_SECONDS)
+    assert process.returncode == 0, output[-4000:]
+    return output
+
+
+def _kill_when(process: subprocess.Popen, ready: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+    while not ready():
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before {what}:\n{process.stdout.read()[-4000:]}")
+        assert time.monotonic() < deadline, f"no {what} within {RUN_TIMEOUT_SECONDS} s"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+
+def _versions(store: ObjectStore, asset: str) -> set[str]:
+    selector = pafs.FileSelector(store.path(asset, "versions"), allow_not_found=True)
+    return {info.base_name for info in store.filesystem.get_file_info(selector)}
+
+
+def _new_version_appears(store: ObjectStore, asset: str) -> Callable[[], bool]:
+    before = _versions(store, asset)
+    return lambda: bool(_versions(store, asset) - before)
+
+
+def published_content(store: ObjectStore) -> dict[str, str]:
+    """One digest per asset and day, over the rows in a fixed order: equal digests mean equal
+    content, whatever files and versions hold it."""
+    digests = {}
+    for asset in DATA_ASSETS:
+        for day in published_days(store, asset):
+            table = read_published(store, asset, [day], columns=None)
+            frame = table.to_pandas()
+            frame = frame.sort_values(list(frame.columns)).reset_index(drop=True)
+            text = frame.to_csv(index=False).encode()
+            digests[posixpath.join(asset, day)] = hashlib.sha256(text).hexdigest()
+    return digests
+
+
+def _local(tmp_path: Path) -> tuple[dict[str, str], ObjectStore]:
+    data = tmp_path / "data"
+    # A tiny world with the demo's defect rates: some days quarantine more than 1%.
+    env = {
+        **os.environ,
+        "FRAUD_ENV": "local",
+        "FRAUD_DATA_DIR": str(data),
+        "FRAUD_MAX_QUARANTINE_SHARE": "0.5",
+    }
+    env.pop("DAGSTER_HOME", None)
+    return env, ObjectStore(filesystem=pafs.LocalFileSystem(), root=str(data / "warehouse"))
+
+
+def _seaweedfs(tmp_path: Path, endpoint: str) -> tuple[dict[str, str], ObjectStore]:
+    env, _ = _local(tmp_path)
+    prefix = f"kill-{tmp_path.name}/"
+    env |= {
+        "FRAUD_ENV": "services",
+        "FRAUD_S3_ENDPOINT_URL": endpoint,
+        "FRAUD_S3_BUCKET": BUCKET,
+        "FRAUD_S3_LANDING_PREFIX": f"{prefix}landing/",
+        "FRAUD_S3_STORAGE_PREFIX": f"{prefix}warehouse/",
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "FRAUD_SPARK_MASTER": "local[2]",
+        "FRAUD_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/data/mlflow/mlflow.db",
+    }
+    connection = S3Config.from_settings(
+        S3Settings(
+            endpoint_url=endpoint,
+            bucket=BUCKET,
+            landing_prefix="",
+            storage_prefix="",
+            region="us-east-1",
+            access_key_id=ACCESS_KEY,
+            secret_access_key=SECRET_KEY,
+            use_s3a=False,
+            cache_dir=tmp_path,
+        )
+    )
+    return env, ObjectStore(filesystem=connection.filesystem(), root=f"{BUCKET}/{prefix}warehouse")
+
+
+def _kill_writes_then_rerun(env: dict[str, str], store: ObjectStore) -> None:
+    _finish(_pipeline(env, *ONE_FILE, "--skip-models"))
+    published = published_content(store)
+    assert {key.split("/")[0] for key in published} == set(DATA_ASSETS)
+
+    for asset in ("cleaned_transactions", "transaction_features"):
+        run = _pipeline(env, *ONE_FILE, "--skip-models", "--force")
+        _kill_when(run, _new_version_appears(store, asset), f"a new version of {asset}")
+        assert published_content(store) == published, f"killed while writing {asset}"
+
+    _finish(_pipeline(env, *ONE_FILE, "--skip-models", "--force"))
+    assert published_content(store) == published, "the re-run's content differs"
+
+
+def test_kill_9_while_writing_local_data_keeps_the_published_days(tmp_path):
+    _kill_writes_then_rerun(*_local(tmp_path))
+
+
+@pytest.mark.s3
+def test_kill_9_while_writing_to_seaweedfs_keeps_the_published_days(tmp_path, seaweedfs):
+    _kill_writes_then_rerun(*_seaweedfs(tmp_path, seaweedfs))
+
+
+TRIAL_LINE = re.compile(r"trial 1/1 .*mean validation average_precision (\d\.\d+)")
+
+
+def test_kill_9_while_training_registers_nothing_and_the_rerun_scores_the_same(tmp_path):
+    env, store = _local(tmp_path)
+    env |= SMALL_MODEL
+    _finish(_pipeline(env, *TWO_FILES, "--skip-models"))
+    client = MlflowClient(f"sqlite:///{tmp_path}/data/mlflow/mlflow.db")
+
+    run = _pipeline(env, *TWO_FILES, "--max-evals", "1")
+    lines: list[str] = []
+
+    def first_trial_logged() -> bool:
+        lines.append(run.stdout.readline())
+        return bool(TRIAL_LINE.search(lines[-1]))
+
+    _kill_when(run, first_trial_logged, "the first tuning trial")
+    killed_score = TRIAL_LINE.search(lines[-1]).group(1)
+    assert not client.search_registered_models(), "a killed run registered a model"
+    assert not store.filesystem.get_file_info(store.path("fraud_model", "records")).is_file
+
+    output = _finish(_pipeline(env, *TWO_FILES, "--max-evals", "1"))
+    assert TRIAL_LINE.search(output).group(1) == killed_score
+    champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
+    assert int(champion.version) == 1
