@@ -1,5 +1,6 @@
 """A real SeaweedFS S3 server on free loopback ports, for the tests that need one (session)."""
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -7,11 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
+
+from fraud_assets.settings import S3Settings, Settings
 
 ACCESS_KEY, SECRET_KEY, BUCKET = "fraud-test", "fraud-test-secret", "fraud"
 _PORT_FLAGS = (
@@ -108,3 +112,27 @@ def seaweedfs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
     yield server.start()
     server.stop()
+
+
+def bucket_settings(
+    settings: Settings, endpoint: str, monkeypatch: pytest.MonkeyPatch, cache: Path, **options
+) -> Settings:
+    """`settings` in services mode on a fresh prefix of the test bucket at `endpoint`, with the
+    server's credentials in the environment (where the resources' EnvVars read them)."""
+    monkeypatch.setenv("FRAUD_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    prefix = f"run-{uuid.uuid4().hex[:8]}/"
+    s3 = S3Settings(
+        endpoint_url=endpoint,
+        bucket=BUCKET,
+        landing_prefix=f"{prefix}landing/",
+        storage_prefix=f"{prefix}warehouse/",
+        region="us-east-1",
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        use_s3a=False,
+        cache_dir=cache,
+        **options,
+    )
+    return dataclasses.replace(settings, environment="services", s3=s3)

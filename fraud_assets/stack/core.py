@@ -41,9 +41,10 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def _pid_alive(pid: int) -> bool:
+def _pid_alive(pid: int, send: Callable[[int, int], None] = os.kill) -> bool:
+    """Whether a process (or, with `os.killpg`, a process group) still exists."""
     try:
-        os.kill(pid, 0)
+        send(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
@@ -189,9 +190,9 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
             deadline = time.monotonic() + _STOP_TIMEOUT_SECONDS
-            while _group_alive(pid) and time.monotonic() < deadline:
+            while _pid_alive(pid, os.killpg) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _group_alive(pid):
+            if _pid_alive(pid, os.killpg):
                 _log(f"{name} ignored SIGTERM for {_STOP_TIMEOUT_SECONDS:.0f} s: killing it")
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
@@ -264,16 +265,6 @@ class Stack:
             "dagster-daemon": "-",
             "dagster-webserver": ports.dagster_url,
         }
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def project_file(name: str) -> Path:

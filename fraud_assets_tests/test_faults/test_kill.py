@@ -26,6 +26,7 @@ from fraud_assets.resources.s3 import S3Config
 from fraud_assets.resources.storage import ObjectStore, published_days, read_published
 from fraud_assets.settings import S3Settings
 from fraud_assets_tests.seaweedfs import ACCESS_KEY, BUCKET, SECRET_KEY
+from fraud_assets_tests.small_world import SMALL_MODEL_SETTINGS
 
 pytestmark = [pytest.mark.slow]
 
@@ -36,18 +37,6 @@ ONE_FILE = ["--customers", "5000" if LONG else "150", "--terminals", "2500" if L
 ONE_FILE += ["--files", "1", "--seed", "3"]
 TWO_FILES = ["--customers", "5000" if LONG else "600", "--terminals", "2500" if LONG else "300"]
 TWO_FILES += ["--files", "2", "--seed", "3"]
-SMALL_MODEL = {
-    "FRAUD_TRAIN_DAYS": "5",
-    "FRAUD_DELAY_DAYS": "3",
-    "FRAUD_TEST_DAYS": "5",
-    "FRAUD_VALIDATION_DAYS": "5",
-    "FRAUD_TUNING_FOLDS": "1",
-    "FRAUD_MODEL_FAMILIES": "logistic_regression",
-    "FRAUD_BOOTSTRAP_RESAMPLES": "100",
-    # Short windows on a small world make a weak model: the floor is not what is tested here.
-    "FRAUD_FLOOR_ROC_AUC": "0.5",
-    "FRAUD_FLOOR_AVERAGE_PRECISION": "0.01",
-}
 RUN_TIMEOUT_SECONDS = 900
 
 
@@ -171,7 +160,7 @@ TRIAL_LINE = re.compile(r"trial 1/1 .*mean validation average_precision (\d\.\d+
 
 def test_kill_9_while_training_registers_nothing_and_the_rerun_scores_the_same(tmp_path):
     env, store = _local(tmp_path)
-    env |= SMALL_MODEL
+    env |= SMALL_MODEL_SETTINGS
     _finish(_pipeline(env, *TWO_FILES, "--skip-models"))
     client = MlflowClient(f"sqlite:///{tmp_path}/data/mlflow/mlflow.db")
 

@@ -2,8 +2,6 @@
 backoff (its Dagster RetryPolicy), then fails with a message naming the bucket and the key;
 nothing is published or recorded, and the sensor's next tick asks for the file again."""
 
-import dataclasses
-import uuid
 from unittest.mock import patch
 
 import pytest
@@ -14,8 +12,7 @@ from fraud_assets.definitions import build_definitions
 from fraud_assets.errors import TRANSIENT_RETRY
 from fraud_assets.jobs import process_landed_file
 from fraud_assets.resources.landing import S3LandingZone
-from fraud_assets.settings import S3Settings
-from fraud_assets_tests.seaweedfs import ACCESS_KEY, BUCKET, SECRET_KEY, SeaweedFS
+from fraud_assets_tests.seaweedfs import BUCKET, SeaweedFS, bucket_settings
 from fraud_assets_tests.sensor_ticks import tick
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -33,25 +30,8 @@ def server(tmp_path):
 
 @pytest.fixture
 def store_settings(settings, server, monkeypatch, tmp_path):
-    monkeypatch.setenv("FRAUD_S3_ENDPOINT_URL", server.endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    prefix = f"outage-{uuid.uuid4().hex[:8]}/"
-    return dataclasses.replace(
-        settings,
-        environment="services",
-        s3=S3Settings(
-            endpoint_url=server.endpoint,
-            bucket=BUCKET,
-            landing_prefix=f"{prefix}landing/",
-            storage_prefix=f"{prefix}warehouse/",
-            region="us-east-1",
-            access_key_id=ACCESS_KEY,
-            secret_access_key=SECRET_KEY,
-            use_s3a=False,
-            cache_dir=tmp_path / "s3-cache",
-            max_attempts=2,
-        ),
+    return bucket_settings(
+        settings, server.endpoint, monkeypatch, tmp_path / "s3-cache", max_attempts=2
     )
 
 

@@ -3,6 +3,7 @@ file, or every line becomes exactly one raw row and every row is cleaned, droppe
 duplicate or quarantined with a reason. (bench/fuzz_ingestion.py runs the same over 10,000+
 files.)"""
 
+import os
 import random
 
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +15,8 @@ damages = st.lists(st.sampled_from(DAMAGES), unique=True, max_size=4)
 
 
 @settings(
-    max_examples=30,
+    # FRAUD_LONG_FAULTS=1 draws 300 files; bench/fuzz_ingestion.py runs 10,000.
+    max_examples=300 if os.environ.get("FRAUD_LONG_FAULTS") == "1" else 20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

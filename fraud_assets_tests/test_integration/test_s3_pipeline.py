@@ -1,8 +1,6 @@
 """Landing -> sensor -> raw -> cleaned against a real S3 server (SeaweedFS)."""
 
-import dataclasses
 import json
-import uuid
 
 import pytest
 from dagster import DagsterInstance
@@ -11,8 +9,7 @@ from fraud_assets.datagen import cli as datagen
 from fraud_assets.definitions import build_definitions
 from fraud_assets.jobs import process_landed_file
 from fraud_assets.resources.s3 import S3Config
-from fraud_assets.settings import S3Settings
-from fraud_assets_tests.seaweedfs import ACCESS_KEY, BUCKET, SECRET_KEY
+from fraud_assets_tests.seaweedfs import BUCKET, bucket_settings
 from fraud_assets_tests.sensor_ticks import tick
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -20,25 +17,7 @@ pytestmark = [pytest.mark.s3, pytest.mark.slow]
 
 @pytest.fixture
 def s3_settings(settings, seaweedfs, monkeypatch, tmp_path):
-    monkeypatch.setenv("FRAUD_S3_ENDPOINT_URL", seaweedfs)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    prefix = f"run-{uuid.uuid4().hex[:8]}/"
-    return dataclasses.replace(
-        settings,
-        environment="services",
-        s3=S3Settings(
-            endpoint_url=seaweedfs,
-            bucket=BUCKET,
-            landing_prefix=f"{prefix}landing/",
-            storage_prefix=f"{prefix}warehouse/",
-            region="us-east-1",
-            access_key_id=ACCESS_KEY,
-            secret_access_key=SECRET_KEY,
-            use_s3a=False,
-            cache_dir=tmp_path / "s3-cache",
-        ),
-    )
+    return bucket_settings(settings, seaweedfs, monkeypatch, tmp_path / "s3-cache")
 
 
 def _land(settings, index: int) -> None:

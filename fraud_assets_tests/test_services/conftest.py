@@ -24,21 +24,12 @@ from fraud_assets.model.registry import CHAMPION
 from fraud_assets.resources.mlflow import REGISTERED_MODEL
 from fraud_assets.settings import Settings
 from fraud_assets.stack.core import Stack
+from fraud_assets_tests.small_world import SMALL_MODEL_SETTINGS
 
-# Small windows so that two 30-day files give a model partition with a full look-back.
 PIPELINE_SETTINGS = {
+    **SMALL_MODEL_SETTINGS,
     "FRAUD_SENSOR_INTERVAL_SECONDS": "5",
-    "FRAUD_TRAIN_DAYS": "5",
-    "FRAUD_DELAY_DAYS": "3",
-    "FRAUD_TEST_DAYS": "5",
-    "FRAUD_VALIDATION_DAYS": "5",
-    "FRAUD_TUNING_FOLDS": "1",
-    "FRAUD_MODEL_FAMILIES": "logistic_regression",
     "FRAUD_TUNING_MAX_EVALS": "2",
-    "FRAUD_BOOTSTRAP_RESAMPLES": "200",
-    # Short windows on a small world make a weak model: the floor is not what is tested here.
-    "FRAUD_FLOOR_ROC_AUC": "0.5",
-    "FRAUD_FLOOR_AVERAGE_PRECISION": "0.01",
     "FRAUD_SPARK_DRIVER_MEMORY": "1g",
     "FRAUD_STACK_SPARK_WORKER_MEMORY": "2g",
 }
