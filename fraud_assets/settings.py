@@ -384,6 +384,7 @@ class Settings:
     stack: StackSettings | None = None
     spark_ui: bool = False
     step_max_retries: int = 3
+    file_max_attempts: int = 3
     step_retry_delay_seconds: float = 10.0
 
     @property
@@ -475,5 +476,6 @@ class Settings:
             stack=stack,
             spark_ui=_env_bool("FRAUD_SPARK_UI", False),
             step_max_retries=_env_int("FRAUD_STEP_MAX_RETRIES", 3),
+            file_max_attempts=_env_int("FRAUD_FILE_MAX_ATTEMPTS", 3),
             step_retry_delay_seconds=_env_float("FRAUD_STEP_RETRY_DELAY_SECONDS", 10.0),
         )

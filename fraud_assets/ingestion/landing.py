@@ -38,10 +38,10 @@ def header_lines(source_file: str, head: bytes) -> int:
     names = [name.strip() for name in first.lstrip("#").split("|")]
     names = [HEADER_ALIASES.get(name, name) for name in names]
     if tuple(names) != FIELDS:
-        shown = first if len(first) <= 300 else first[:300] + "..."
+        shown = str(names) if len(str(names)) <= 300 else str(names)[:300] + "...]"
         raise RawFileFormatError(
-            f"{source_file}: line 1 is a header {shown!r}, expected the columns "
-            f"{list(FIELDS)} separated by '|'; fix the feed or the file"
+            f"{source_file}: line 1 is a header with columns {shown}, "
+            f"expected {list(FIELDS)} (separated by '|'); fix the feed or the file"
         )
     return 1
 

@@ -6,6 +6,11 @@ once it holds still (the same size and modification time on two ticks in a row);
 is complete when it appears. A file that cannot be ingested (a name that is no date, a period
 that starts before the partitions or overlaps another file's) is reported once per version, in
 the tick's log and as an observation on raw_transactions, and never stops the other files.
+
+A file whose run failed for a reason a retry may mend (the store was down, the run's process
+died) is asked for again at the next tick, up to FRAUD_FILE_MAX_ATTEMPTS runs of a version. A
+run that failed on its data (a DataError: a failed blocking check, a bad header) is not: the
+same file would fail the same way, so it waits for a new version or a manual re-run.
 """
 
 import json
@@ -14,8 +19,12 @@ from datetime import date
 
 from dagster import (
     AssetObservation,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     sensor,
@@ -25,6 +34,8 @@ from fraud_assets.ingestion.assets import RAW
 from fraud_assets.jobs import process_landed_file
 from fraud_assets.partitions import (
     DAILY_PARTITIONS,
+    LANDED_FILE_TAG,
+    LANDED_VERSION_TAG,
     FilePeriod,
     file_period,
     file_run_tags,
@@ -76,6 +87,28 @@ class Plan:
 
 def run_key(landed: LandedFile) -> str:
     return f"{landed.key}@{landed.version}"
+
+
+def retry_request(
+    instance: DagsterInstance, landed: LandedFile, period_days: int, max_attempts: int
+) -> RunRequest | None:
+    """Another run for a requested file whose last run failed on something a retry may mend."""
+    runs = instance.get_runs(
+        RunsFilter(tags={LANDED_FILE_TAG: landed.key, LANDED_VERSION_TAG: landed.version})
+    )
+    if not runs or len(runs) >= max_attempts:
+        return None
+    last = runs[0]
+    if last.status != DagsterRunStatus.FAILURE:
+        return None
+    failures = instance.all_logs(last.run_id, of_type=DagsterEventType.STEP_FAILURE)
+    # A DataError is a Dagster Failure: its step failure carries user failure data.
+    if any(event.dagster_event.step_failure_data.user_failure_data for event in failures):
+        return None
+    return RunRequest(
+        run_key=f"{run_key(landed)}#attempt-{len(runs) + 1}",
+        tags=file_run_tags(landed.key, landed.version, file_period(landed.key, period_days)),
+    )
 
 
 def plan_runs(
@@ -141,10 +174,12 @@ def raw_files_sensor(
 ) -> SensorResult:
     cursor = LandingCursor.parse(context.cursor)
     listed = landing.list_entries()
+    already_requested = dict(cursor.versions)
+    ingested = ledger.cleaned_versions()
     plan = plan_runs(
         listed,
         cursor,
-        ledger.cleaned_versions(),
+        ingested,
         ingestion_rules.file_period_days,
         arrives_whole=landing.arrives_whole,
     )
@@ -163,6 +198,18 @@ def raw_files_sensor(
         RunRequest(run_key=run_key(landed), tags=file_run_tags(landed.key, landed.version, period))
         for landed, period in plan.wanted
     ]
+    for landed in listed:
+        requested = already_requested.get(landed.key) == landed.version
+        if requested and ingested.get(landed.key) != landed.version:
+            again = retry_request(
+                context.instance,
+                landed,
+                ingestion_rules.file_period_days,
+                SETTINGS.file_max_attempts,
+            )
+            if again is not None:
+                context.log.info(f"{landed.key}: its last run failed; asking for it again")
+                requests.append(again)
     skip = None
     if not requests:
         notes = [f"no new complete file among {len(listed)} listed"]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,29 +41,42 @@ TWO_FILES += ["--files", "2", "--seed", "3"]
 RUN_TIMEOUT_SECONDS = 900
 
 
-def _pipeline(env: dict[str, str], *arguments: str) -> subprocess.Popen:
+@dataclass
+class PipelineRun:
+    """`fraud-pipeline run` in a process of its own, its output in a file (a pipe nobody reads
+    would stop it once full, and reading it line by line falls behind the run)."""
+
+    process: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _pipeline(env: dict[str, str], *arguments: str) -> PipelineRun:
     command = [str(Path(sys.executable).parent / "fraud-pipeline"), "run", *arguments]
-    return subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    log = Path(env["FRAUD_DATA_DIR"]).parent / f"run-{time.monotonic_ns()}.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    return PipelineRun(process, log)
 
 
-def _finish(process: subprocess.Popen) -> str:
-    output, _ = process.communicate(timeout=RUN_TIMEOUT_SECONDS)
-    assert process.returncode == 0, output[-4000:]
-    return output
+def _finish(run: PipelineRun) -> str:
+    run.process.wait(timeout=RUN_TIMEOUT_SECONDS)
+    assert run.process.returncode == 0, run.output()[-4000:]
+    return run.output()
 
 
-def _kill_when(process: subprocess.Popen, ready: Callable[[], bool], what: str) -> None:
+def _kill_when(run: PipelineRun, ready: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
     while not ready():
-        if process.poll() is not None:
-            pytest.fail(f"the run ended before {what}:\n{process.stdout.read()[-4000:]}")
+        if run.process.poll() is not None:
+            pytest.fail(f"the run ended before {what}:\n{run.output()[-4000:]}")
         assert time.monotonic() < deadline, f"no {what} within {RUN_TIMEOUT_SECONDS} s"
         time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=60)
-    assert process.returncode == -signal.SIGKILL
+    run.process.send_signal(signal.SIGKILL)
+    run.process.wait(timeout=60)
+    assert run.process.returncode == -signal.SIGKILL
 
 
 def _versions(store: ObjectStore, asset: str) -> set[str]:
@@ -165,14 +179,8 @@ def test_kill_9_while_training_registers_nothing_and_the_rerun_scores_the_same(t
     client = MlflowClient(f"sqlite:///{tmp_path}/data/mlflow/mlflow.db")
 
     run = _pipeline(env, *TWO_FILES, "--max-evals", "1")
-    lines: list[str] = []
-
-    def first_trial_logged() -> bool:
-        lines.append(run.stdout.readline())
-        return bool(TRIAL_LINE.search(lines[-1]))
-
-    _kill_when(run, first_trial_logged, "the first tuning trial")
-    killed_score = TRIAL_LINE.search(lines[-1]).group(1)
+    _kill_when(run, lambda: bool(TRIAL_LINE.search(run.output())), "the first tuning trial")
+    killed_score = TRIAL_LINE.search(run.output()).group(1)
     assert not client.search_registered_models(), "a killed run registered a model"
     assert not store.filesystem.get_file_info(store.path("fraud_model", "records")).is_file
 

@@ -3,8 +3,10 @@ import shutil
 import pytest
 from dagster import DagsterInstance
 
+from fraud_assets.checks import ChecksFailedError
 from fraud_assets.definitions import local_resources
-from fraud_assets.ingestion.sensors import LandingCursor, plan_runs
+from fraud_assets.ingestion.sensors import LandingCursor, plan_runs, retry_request
+from fraud_assets.partitions import LANDED_FILE_TAG, LANDED_VERSION_TAG
 from fraud_assets.resources.landing import LandedFile
 from fraud_assets.resources.ledger import LandingRecord
 from fraud_assets_tests.sensor_ticks import evaluate, tick, ticks_until_requested
@@ -144,3 +146,37 @@ def test_a_late_file_that_sorts_first_is_taken_at_the_next_tick():
     late = LandedFile("2019-08-22.txt", "v1", 10)
     plan = plan_runs([late, later], cursor, {}, 30)
     assert [f.key for f, _ in plan.wanted] == ["2019-08-22.txt"]
+
+
+def _failed_run(instance, error: Exception, landed) -> None:
+    from dagster import job, op
+
+    @op
+    def ingest() -> None:
+        raise error
+
+    @job
+    def ingestion() -> None:
+        ingest()
+
+    tags = {LANDED_FILE_TAG: landed.key, LANDED_VERSION_TAG: landed.version}
+    assert not ingestion.execute_in_process(
+        instance=instance, tags=tags, raise_on_error=False
+    ).success
+
+
+def test_a_run_failed_on_a_transient_error_is_asked_for_again_a_data_error_is_not():
+    landed = LandedFile(key="2019-08-22.txt", version="v1", size=10)
+    instance = DagsterInstance.ephemeral()
+    _failed_run(instance, OSError("s3://fraud/landing/2019-08-22.txt: the store failed"), landed)
+    again = retry_request(instance, landed, period_days=30, max_attempts=3)
+    assert again is not None and again.run_key == "2019-08-22.txt@v1#attempt-2"
+    assert again.tags[LANDED_FILE_TAG] == "2019-08-22.txt"
+
+    _failed_run(instance, OSError("down again"), landed)
+    _failed_run(instance, OSError("and again"), landed)
+    assert retry_request(instance, landed, period_days=30, max_attempts=3) is None, "bounded"
+
+    other = LandedFile(key="2019-09-21.txt", version="v1", size=10)
+    _failed_run(instance, ChecksFailedError("quarantine_share failed"), other)
+    assert retry_request(instance, other, period_days=30, max_attempts=3) is None
