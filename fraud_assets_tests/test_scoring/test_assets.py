@@ -191,7 +191,8 @@ def test_scoring_days_without_features_fails_saying_what_to_ingest(scoring_pipel
     )
     assert not early.success
     (failure,) = [e for e in early.all_events if e.is_step_failure]
-    message = failure.step_failure_data.error.cause.message
+    # A DataError fails the step at once: its message is the step failure's own.
+    message = failure.step_failure_data.error.message
     assert "2 days that are not materialised (2019-11-20..2019-11-21)" in message
     assert "ingest" in message
     # Nothing was published: the day that has features keeps the scores it had.
@@ -206,7 +207,8 @@ def test_performance_waits_for_the_labels_delay(scoring_pipeline):
     )
     assert not early.success
     (failure,) = [e for e in early.all_events if e.is_step_failure]
-    message = failure.step_failure_data.error.cause.message
+    # A DataError fails the step at once: its message is the step failure's own.
+    message = failure.step_failure_data.error.message
     assert "known from 2019-11-26" in message and "ingested" in message
 
 
