@@ -23,7 +23,7 @@ from fraud_assets.settings import PROJECT_ROOT, Settings, StackSettings
 DATABASES = ("dagster", "mlflow")
 DATABASE_USER = "fraud"
 MLFLOW_BUCKET = "mlflow"
-_START_TIMEOUT_SECONDS = 120.0
+_START_TIMEOUT_SECONDS = 300.0
 _STOP_TIMEOUT_SECONDS = 30.0
 
 
