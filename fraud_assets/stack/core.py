@@ -6,19 +6,18 @@ $FRAUD_DATA_DIR/stack). Starting what already runs, or stopping what is stopped,
 """
 
 import contextlib
+import functools
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fraud_assets.settings import PROJECT_ROOT, Settings, StackSettings
+from fraud_assets.settings import Settings, StackSettings
 
 DATABASES = ("dagster", "mlflow")
 DATABASE_USER = "fraud"
@@ -109,7 +108,7 @@ class Stack:
 
     # -- what the pipeline needs to reach the stack -------------------------------------------
 
-    @property
+    @functools.cached_property
     def credentials(self) -> Credentials:
         return Credentials.load_or_create(self.run_dir)
 
@@ -265,12 +264,3 @@ class Stack:
             "dagster-daemon": "-",
             "dagster-webserver": ports.dagster_url,
         }
-
-
-def project_file(name: str) -> Path:
-    return PROJECT_ROOT / name
-
-
-def which(name: str) -> str | None:
-    beside_python = Path(sys.executable).parent / name
-    return str(beside_python) if beside_python.exists() else shutil.which(name)

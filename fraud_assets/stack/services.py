@@ -24,7 +24,7 @@ from fraud_assets.stack.core import (
     port_answers,
 )
 
-_SEAWEEDFS_PORT_OFFSETS = {
+SEAWEEDFS_PORT_OFFSETS = {
     "master.port": 0,
     "volume.port": 1,
     "filer.port": 2,
@@ -74,7 +74,7 @@ def start_seaweedfs(stack: Stack) -> None:
         f"-ip.bind={host}",
         f"-bucket={stack.bucket}",
         "-admin.ui=false",
-        *[f"-{flag}={base + offset}" for flag, offset in _SEAWEEDFS_PORT_OFFSETS.items()],
+        *[f"-{flag}={base + offset}" for flag, offset in SEAWEEDFS_PORT_OFFSETS.items()],
     ]
     stack.spawn("seaweedfs", command, env=stack.credentials.environment())
     client = _s3_client(stack)
