@@ -176,7 +176,9 @@ def test_kill_9_while_training_registers_nothing_and_the_rerun_scores_the_same(t
     env, store = _local(tmp_path)
     env |= SMALL_MODEL_SETTINGS
     _finish(_pipeline(env, *TWO_FILES, "--skip-models"))
-    client = MlflowClient(f"sqlite:///{tmp_path}/data/mlflow/mlflow.db")
+    # The registry named too: an earlier test's resource may have set mlflow's global one.
+    mlflow_store = f"sqlite:///{tmp_path}/data/mlflow/mlflow.db"
+    client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
 
     run = _pipeline(env, *TWO_FILES, "--max-evals", "1")
     _kill_when(run, lambda: bool(TRIAL_LINE.search(run.output())), "the first tuning trial")

@@ -168,7 +168,8 @@ def _champion_version(client: MlflowClient):
 
 @pytest.fixture(scope="session")
 def pipeline_outcome(running_stack: RunningStack) -> RunningStack:
-    """Lands two generated files in S3, then waits for the daemon to make a champion."""
+    """Lands two generated files in S3, then waits for the daemon to make a champion and for
+    every run it started to end."""
     env = running_stack.pipeline_env
     bucket = env["FRAUD_S3_BUCKET"]
     datagen = str(Path(sys.executable).parent / "fraud-datagen")
@@ -178,15 +179,20 @@ def pipeline_outcome(running_stack: RunningStack) -> RunningStack:
         check=True,
         capture_output=True,
     )
-    client = MlflowClient(tracking_uri=env["FRAUD_MLFLOW_TRACKING_URI"])
+    # The registry named too: an earlier test's resource may have set mlflow's global one.
+    tracking = env["FRAUD_MLFLOW_TRACKING_URI"]
+    client = MlflowClient(tracking_uri=tracking, registry_uri=tracking)
     deadline = time.monotonic() + PIPELINE_TIMEOUT_SECONDS
-    while _champion_version(client) is None:
+    while True:
         with stack_instance(running_stack) as instance:
-            failed = [run for run in runs_of(instance) if run.status == DagsterRunStatus.FAILURE]
+            runs = runs_of(instance)
+        failed = [run for run in runs if run.status == DagsterRunStatus.FAILURE]
         if failed:
             run = failed[0]
             pytest.fail(f"run {run.job_name} {run.run_id} failed\n{running_stack.logs()}")
+        settled = runs and all(run.is_finished for run in runs)
+        if settled and _champion_version(client) is not None:
+            return running_stack
         if time.monotonic() > deadline:
             pytest.fail(f"no champion after {PIPELINE_TIMEOUT_SECONDS} s\n{running_stack.logs()}")
         time.sleep(5)
-    return running_stack

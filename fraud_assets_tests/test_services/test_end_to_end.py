@@ -60,7 +60,10 @@ def test_files_landed_in_s3_become_partitions_a_model_and_a_champion(pipeline_ou
     days = {(FIRST_DAY + timedelta(days=n)).isoformat() for n in range(DAYS)}
     with stack_instance(pipeline_outcome) as instance:
         ingestions = runs_of(instance, "process_landed_file")
-        assert len(ingestions) == 2
+        seen = [
+            (run.run_id, run.status.value, run.tags.get("dagster/run_key")) for run in ingestions
+        ]
+        assert len(ingestions) == 2, seen
         assert {run.tags.get("dagster/sensor_name") for run in ingestions} == {"raw_files_sensor"}
         assert all(run.status == DagsterRunStatus.SUCCESS for run in ingestions)
         trainings = runs_of(instance, "train_model")
