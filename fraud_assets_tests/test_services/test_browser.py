@@ -70,7 +70,13 @@ def _open(page, url: str, expect: str) -> None:
 
 
 def _shows(page, text: str) -> bool:
-    return page.get_by_text(text, exact=False).count() > 0
+    """Whether `text` is on the page, waiting for the parts the UI fills in after loading
+    (a partition's metadata comes after the partition itself)."""
+    try:
+        page.get_by_text(text, exact=False).first.wait_for(state="attached", timeout=30_000)
+    except PlaywrightTimeout:
+        return False
+    return True
 
 
 def _groups() -> dict[str, list[str]]:
