@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from fraud_assets.stack.core import port_answers
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -36,12 +38,9 @@ def start_tansu(port: int, log: Path, seconds: float = 20.0) -> subprocess.Popen
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + seconds
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError(f"tansu did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.1)
+    while not port_answers(port):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError(f"tansu did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+    return process

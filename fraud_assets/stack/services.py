@@ -5,6 +5,7 @@ Secrets go to services through their environment, never on a command line (`ps` 
 
 import contextlib
 import glob
+import http.client
 import json
 import os
 import shutil
@@ -51,10 +52,12 @@ def executable(name: str) -> str:
 
 
 def _http_ok(url: str) -> bool:
+    # HTTPException: a server still starting, or a probe connected to itself, which reads
+    # back its own request line as the reply.
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return False
 
 

@@ -49,11 +49,19 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _ephemeral_ports_start() -> int:
+    """Where the kernel's ports for outgoing connections begin: a service's port below it is
+    never taken by a client, nor reached by a probe connecting to itself."""
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    return int(ranges.read_text().split()[0]) if ranges.exists() else 49_152
+
+
 def free_stack_ports() -> dict[str, str]:
-    """A SeaweedFS base with its 41 ports free, and six other free ports outside them."""
+    """A SeaweedFS base with its 41 ports free, and six other free ports outside them, all
+    below the ephemeral range."""
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(20_000, 60_000)
+        base = rng.randrange(20_000, _ephemeral_ports_start() - 120)
         if not all(_port_free(base + offset) for offset in range(41)):
             continue
         others = [port for port in range(base + 41, base + 120) if _port_free(port)][:6]
