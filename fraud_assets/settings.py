@@ -1,85 +1,92 @@
 """Typed configuration, read from the environment in one place.
 
 Every setting has a default that runs locally with nothing set; README.md documents each one.
+A field that a variable sets names it in its metadata (`env`); one reader turns the variable's
+text into the field's type, so the environment is read by one table, not field by field.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
+from typing import Any, TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+Configured = TypeVar("Configured")
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
+def from_variable(name: str, default: Any = None) -> Any:
+    """A dataclass field that the environment variable `name` sets."""
+    return field(default=default, metadata={"env": name})
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"{name}={value!r} is not a boolean; use true or false")
+def _parse(name: str, text: str, kind: Any) -> Any:
+    """The value of variable `name` holding `text`, as type `kind`; a clear error otherwise."""
+    if isinstance(kind, types.UnionType):
+        (kind,) = [option for option in typing.get_args(kind) if option is not type(None)]
+    if typing.get_origin(kind) is tuple:
+        return tuple(item.strip() for item in text.split(",") if item.strip())
+    if kind is bool:
+        if text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise ValueError(f"{name}={text!r} is not a boolean; use true or false")
+    if kind is date:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{name}={text!r} is not a date; use YYYY-MM-DD") from None
+    if kind is Path:
+        return Path(text).resolve()
+    if kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            expected = "an integer" if kind is int else "a number"
+            raise ValueError(f"{name}={text!r} is not {expected}") from None
+    return text
 
 
-def _env_number(name: str, default: float, kind: type) -> float:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return kind(value)
-    except ValueError:
-        expected = "an integer" if kind is int else "a number"
-        raise ValueError(f"{name}={value!r} is not {expected}") from None
+def variable(name: str) -> str | None:
+    """The variable's text without surrounding blanks, or None when it is unset or blank."""
+    return os.environ.get(name, "").strip() or None
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(_env_number(name, default, int))
-
-
-def _env_float(name: str, default: float) -> float:
-    return _env_number(name, default, float)
+def read_environment(cls: type[Configured], **given: Any) -> Configured:
+    """An instance of the dataclass `cls`: `given` values first, then each field whose
+    variable is set, the field's default otherwise."""
+    hints = typing.get_type_hints(cls)
+    values = dict(given)
+    for spec in fields(cls):
+        name = spec.metadata.get("env")
+        if name is None or spec.name in values:
+            continue
+        text = variable(name)
+        if text is not None:
+            values[spec.name] = _parse(name, text, hints[spec.name])
+    return cls(**values)
 
 
 @dataclass(frozen=True)
 class S3Settings:
-    endpoint_url: str | None
-    bucket: str
-    landing_prefix: str
-    storage_prefix: str
-    region: str
-    access_key_id: str | None
-    secret_access_key: str | None
-    use_s3a: bool
-    cache_dir: Path
-    session_token: str | None = None
-    profile: str | None = None
-    max_attempts: int = 5
-
-
-def _env_date(name: str) -> date | None:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a date; use YYYY-MM-DD") from None
-
-
-def _env_list(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    return tuple(item.strip() for item in value.split(",") if item.strip())
+    bucket: str = from_variable("FRAUD_S3_BUCKET", "fraud")
+    landing_prefix: str = from_variable("FRAUD_S3_LANDING_PREFIX", "landing/")
+    storage_prefix: str = from_variable("FRAUD_S3_STORAGE_PREFIX", "warehouse/")
+    region: str = "us-east-1"
+    endpoint_url: str | None = from_variable("FRAUD_S3_ENDPOINT_URL")
+    access_key_id: str | None = from_variable("AWS_ACCESS_KEY_ID")
+    secret_access_key: str | None = from_variable("AWS_SECRET_ACCESS_KEY")
+    session_token: str | None = from_variable("AWS_SESSION_TOKEN")
+    profile: str | None = from_variable("AWS_PROFILE")
+    max_attempts: int = from_variable("FRAUD_S3_MAX_ATTEMPTS", 5)
+    use_s3a: bool = from_variable("FRAUD_S3_USE_S3A", False)
+    cache_dir: Path = from_variable("FRAUD_S3_CACHE_DIR", Path("s3-cache"))
 
 
 @dataclass(frozen=True)
@@ -95,21 +102,23 @@ class MlflowSettings:
 class ModelSettings:
     """Time windows (days) of training and evaluation, tuning budget and promotion rule."""
 
-    train_days: int = 7
-    delay_days: int = 7
-    test_days: int = 7
-    validation_days: int = 7
-    tuning_folds: int = 3
-    families: tuple[str, ...] = ("logistic_regression", "random_forest", "gbt", "xgboost")
-    max_evals: int = 8
-    tuning_timeout_seconds: int = 900
-    seed: int = 42
-    bootstrap_resamples: int = 1000
-    bootstrap_unit: str = "customer_day"
-    promotion_metric: str = "average_precision"
-    promotion_alpha: float = 0.05
-    floor_roc_auc: float = 0.6
-    floor_average_precision: float = 0.15
+    train_days: int = from_variable("FRAUD_TRAIN_DAYS", 7)
+    delay_days: int = from_variable("FRAUD_DELAY_DAYS", 7)
+    test_days: int = from_variable("FRAUD_TEST_DAYS", 7)
+    validation_days: int = from_variable("FRAUD_VALIDATION_DAYS", 7)
+    tuning_folds: int = from_variable("FRAUD_TUNING_FOLDS", 3)
+    families: tuple[str, ...] = from_variable(
+        "FRAUD_MODEL_FAMILIES", ("logistic_regression", "random_forest", "gbt", "xgboost")
+    )
+    max_evals: int = from_variable("FRAUD_TUNING_MAX_EVALS", 8)
+    tuning_timeout_seconds: int = from_variable("FRAUD_TUNING_TIMEOUT_SECONDS", 900)
+    seed: int = from_variable("FRAUD_MODEL_SEED", 42)
+    bootstrap_resamples: int = from_variable("FRAUD_BOOTSTRAP_RESAMPLES", 1000)
+    bootstrap_unit: str = from_variable("FRAUD_BOOTSTRAP_UNIT", "customer_day")
+    promotion_metric: str = from_variable("FRAUD_PROMOTION_METRIC", "average_precision")
+    promotion_alpha: float = from_variable("FRAUD_PROMOTION_ALPHA", 0.05)
+    floor_roc_auc: float = from_variable("FRAUD_FLOOR_ROC_AUC", 0.6)
+    floor_average_precision: float = from_variable("FRAUD_FLOOR_AVERAGE_PRECISION", 0.15)
 
     def __post_init__(self) -> None:
         if min(self.train_days, self.test_days) < 1 or self.delay_days < 0:
@@ -125,44 +134,19 @@ class ModelSettings:
         training, delay and validation blocks, the folds a validation block apart."""
         return self.train_days + self.delay_days + self.tuning_folds * self.validation_days
 
-    @classmethod
-    def from_env(cls) -> ModelSettings:
-        defaults = cls()
-        return cls(
-            train_days=_env_int("FRAUD_TRAIN_DAYS", defaults.train_days),
-            delay_days=_env_int("FRAUD_DELAY_DAYS", defaults.delay_days),
-            test_days=_env_int("FRAUD_TEST_DAYS", defaults.test_days),
-            validation_days=_env_int("FRAUD_VALIDATION_DAYS", defaults.validation_days),
-            tuning_folds=_env_int("FRAUD_TUNING_FOLDS", defaults.tuning_folds),
-            families=_env_list("FRAUD_MODEL_FAMILIES", defaults.families),
-            max_evals=_env_int("FRAUD_TUNING_MAX_EVALS", defaults.max_evals),
-            tuning_timeout_seconds=_env_int(
-                "FRAUD_TUNING_TIMEOUT_SECONDS", defaults.tuning_timeout_seconds
-            ),
-            seed=_env_int("FRAUD_MODEL_SEED", defaults.seed),
-            bootstrap_resamples=_env_int("FRAUD_BOOTSTRAP_RESAMPLES", defaults.bootstrap_resamples),
-            bootstrap_unit=_env("FRAUD_BOOTSTRAP_UNIT", defaults.bootstrap_unit),
-            promotion_metric=_env("FRAUD_PROMOTION_METRIC", defaults.promotion_metric),
-            promotion_alpha=_env_float("FRAUD_PROMOTION_ALPHA", defaults.promotion_alpha),
-            floor_roc_auc=_env_float("FRAUD_FLOOR_ROC_AUC", defaults.floor_roc_auc),
-            floor_average_precision=_env_float(
-                "FRAUD_FLOOR_AVERAGE_PRECISION", defaults.floor_average_precision
-            ),
-        )
-
 
 @dataclass(frozen=True)
 class ScoringSettings:
     """How the champion's scores become alerts, and when monitoring calls for attention."""
 
-    alert_max_fpr: float = 0.05
-    alert_daily_budget: int = 0
-    alert_top_cards: int = 100
-    reason_columns: int = 3
-    drift_psi_threshold: float = 0.25
-    drift_ks_threshold: float = 0.15
-    performance_series_days: int = 28
-    train_on_every_file: bool = False
+    alert_max_fpr: float = from_variable("FRAUD_ALERT_MAX_FPR", 0.05)
+    alert_daily_budget: int = from_variable("FRAUD_ALERT_DAILY_BUDGET", 0)
+    alert_top_cards: int = from_variable("FRAUD_ALERT_TOP_CARDS", 100)
+    reason_columns: int = from_variable("FRAUD_ALERT_REASONS", 3)
+    drift_psi_threshold: float = from_variable("FRAUD_DRIFT_PSI_THRESHOLD", 0.25)
+    drift_ks_threshold: float = from_variable("FRAUD_DRIFT_KS_THRESHOLD", 0.15)
+    performance_series_days: int = from_variable("FRAUD_PERFORMANCE_SERIES_DAYS", 28)
+    train_on_every_file: bool = from_variable("FRAUD_TRAIN_ON_EVERY_FILE", False)
 
     def __post_init__(self) -> None:
         if not 0 < self.alert_max_fpr < 1:
@@ -174,42 +158,24 @@ class ScoringSettings:
         if self.performance_series_days < 1:
             raise ValueError("FRAUD_PERFORMANCE_SERIES_DAYS must be >= 1")
 
-    @classmethod
-    def from_env(cls) -> ScoringSettings:
-        defaults = cls()
-        return cls(
-            alert_max_fpr=_env_float("FRAUD_ALERT_MAX_FPR", defaults.alert_max_fpr),
-            alert_daily_budget=_env_int("FRAUD_ALERT_DAILY_BUDGET", defaults.alert_daily_budget),
-            alert_top_cards=_env_int("FRAUD_ALERT_TOP_CARDS", defaults.alert_top_cards),
-            reason_columns=_env_int("FRAUD_ALERT_REASONS", defaults.reason_columns),
-            drift_psi_threshold=_env_float(
-                "FRAUD_DRIFT_PSI_THRESHOLD", defaults.drift_psi_threshold
-            ),
-            drift_ks_threshold=_env_float("FRAUD_DRIFT_KS_THRESHOLD", defaults.drift_ks_threshold),
-            performance_series_days=_env_int(
-                "FRAUD_PERFORMANCE_SERIES_DAYS", defaults.performance_series_days
-            ),
-            train_on_every_file=_env_bool(
-                "FRAUD_TRAIN_ON_EVERY_FILE", defaults.train_on_every_file
-            ),
-        )
-
 
 @dataclass(frozen=True)
 class RealtimeSettings:
     """The streaming scorer's broker and topics, and what both real-time scorers share."""
 
-    bootstrap_servers: str = "127.0.0.1:9092"
-    input_topic: str = "transactions"
-    scores_topic: str = "transaction-scores"
-    alerts_topic: str = "transaction-alerts"
-    dead_letter_topic: str = "transactions-dead-letter"
-    group_id: str = "fraud-stream"
-    batch_size: int = 5_000
-    checkpoint_seconds: float = 30.0
-    champion_check_seconds: float = 30.0
-    lateness_seconds: int = 3_600
-    stream_metrics_port: int = 9108
+    bootstrap_servers: str = from_variable("FRAUD_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    input_topic: str = from_variable("FRAUD_STREAM_INPUT_TOPIC", "transactions")
+    scores_topic: str = from_variable("FRAUD_STREAM_SCORES_TOPIC", "transaction-scores")
+    alerts_topic: str = from_variable("FRAUD_STREAM_ALERTS_TOPIC", "transaction-alerts")
+    dead_letter_topic: str = from_variable(
+        "FRAUD_STREAM_DEAD_LETTER_TOPIC", "transactions-dead-letter"
+    )
+    group_id: str = from_variable("FRAUD_STREAM_GROUP_ID", "fraud-stream")
+    batch_size: int = from_variable("FRAUD_STREAM_BATCH_SIZE", 5_000)
+    checkpoint_seconds: float = from_variable("FRAUD_STREAM_CHECKPOINT_SECONDS", 30.0)
+    champion_check_seconds: float = from_variable("FRAUD_CHAMPION_CHECK_SECONDS", 30.0)
+    lateness_seconds: int = from_variable("FRAUD_ONLINE_LATENESS_SECONDS", 3_600)
+    stream_metrics_port: int = from_variable("FRAUD_STREAM_METRICS_PORT", 9108)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.checkpoint_seconds <= 0 or self.champion_check_seconds <= 0:
@@ -222,24 +188,7 @@ class RealtimeSettings:
 
     @classmethod
     def from_env(cls) -> RealtimeSettings:
-        defaults = cls()
-        return cls(
-            bootstrap_servers=_env("FRAUD_KAFKA_BOOTSTRAP_SERVERS", defaults.bootstrap_servers),
-            input_topic=_env("FRAUD_STREAM_INPUT_TOPIC", defaults.input_topic),
-            scores_topic=_env("FRAUD_STREAM_SCORES_TOPIC", defaults.scores_topic),
-            alerts_topic=_env("FRAUD_STREAM_ALERTS_TOPIC", defaults.alerts_topic),
-            dead_letter_topic=_env("FRAUD_STREAM_DEAD_LETTER_TOPIC", defaults.dead_letter_topic),
-            group_id=_env("FRAUD_STREAM_GROUP_ID", defaults.group_id),
-            batch_size=_env_int("FRAUD_STREAM_BATCH_SIZE", defaults.batch_size),
-            checkpoint_seconds=_env_float(
-                "FRAUD_STREAM_CHECKPOINT_SECONDS", defaults.checkpoint_seconds
-            ),
-            champion_check_seconds=_env_float(
-                "FRAUD_CHAMPION_CHECK_SECONDS", defaults.champion_check_seconds
-            ),
-            lateness_seconds=_env_int("FRAUD_ONLINE_LATENESS_SECONDS", defaults.lateness_seconds),
-            stream_metrics_port=_env_int("FRAUD_STREAM_METRICS_PORT", defaults.stream_metrics_port),
-        )
+        return read_environment(cls)
 
 
 ENVIRONMENTS = ("local", "services", "prod")
@@ -254,16 +203,16 @@ class StackSettings:
     FRAUD_ENV=services reads its endpoints from here, so the stack and the pipeline agree.
     """
 
-    run_dir: Path
-    seaweedfs_base_port: int = 18300
-    postgres_port: int = 15432
-    mlflow_port: int = 15000
-    spark_master_port: int = 17077
-    spark_master_ui_port: int = 18080
-    spark_worker_ui_port: int = 18081
-    dagster_port: int = 13000
-    spark_worker_cores: int = 2
-    spark_worker_memory: str = "4g"
+    run_dir: Path = from_variable("FRAUD_STACK_DIR", Path("stack"))
+    seaweedfs_base_port: int = from_variable("FRAUD_STACK_SEAWEEDFS_BASE_PORT", 18300)
+    postgres_port: int = from_variable("FRAUD_STACK_POSTGRES_PORT", 15432)
+    mlflow_port: int = from_variable("FRAUD_STACK_MLFLOW_PORT", 15000)
+    spark_master_port: int = from_variable("FRAUD_STACK_SPARK_MASTER_PORT", 17077)
+    spark_master_ui_port: int = from_variable("FRAUD_STACK_SPARK_MASTER_UI_PORT", 18080)
+    spark_worker_ui_port: int = from_variable("FRAUD_STACK_SPARK_WORKER_UI_PORT", 18081)
+    dagster_port: int = from_variable("FRAUD_STACK_DAGSTER_PORT", 13000)
+    spark_worker_cores: int = from_variable("FRAUD_STACK_SPARK_WORKER_CORES", os.cpu_count() or 1)
+    spark_worker_memory: str = from_variable("FRAUD_STACK_SPARK_WORKER_MEMORY", "4g")
     host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
@@ -285,14 +234,11 @@ class StackSettings:
                 )
 
     def ports(self) -> dict[str, int]:
+        """Each port by the variable that sets it."""
         return {
-            "FRAUD_STACK_SEAWEEDFS_BASE_PORT": self.seaweedfs_base_port,
-            "FRAUD_STACK_POSTGRES_PORT": self.postgres_port,
-            "FRAUD_STACK_MLFLOW_PORT": self.mlflow_port,
-            "FRAUD_STACK_SPARK_MASTER_PORT": self.spark_master_port,
-            "FRAUD_STACK_SPARK_MASTER_UI_PORT": self.spark_master_ui_port,
-            "FRAUD_STACK_SPARK_WORKER_UI_PORT": self.spark_worker_ui_port,
-            "FRAUD_STACK_DAGSTER_PORT": self.dagster_port,
+            spec.metadata["env"]: getattr(self, spec.name)
+            for spec in fields(self)
+            if spec.name.endswith("_port")
         }
 
     @property
@@ -318,27 +264,8 @@ class StackSettings:
 
     @classmethod
     def from_env(cls, data_dir: Path) -> StackSettings:
-        defaults = cls(run_dir=data_dir / "stack")
-        return cls(
-            run_dir=Path(_env("FRAUD_STACK_DIR", str(defaults.run_dir))).resolve(),
-            spark_worker_cores=_env_int("FRAUD_STACK_SPARK_WORKER_CORES", os.cpu_count() or 1),
-            spark_worker_memory=_env("FRAUD_STACK_SPARK_WORKER_MEMORY", "4g"),
-            **{
-                field_name: _env_int(env_name, getattr(defaults, field_name))
-                for env_name, field_name in _STACK_PORT_FIELDS.items()
-            },
-        )
-
-
-_STACK_PORT_FIELDS = {
-    "FRAUD_STACK_SEAWEEDFS_BASE_PORT": "seaweedfs_base_port",
-    "FRAUD_STACK_POSTGRES_PORT": "postgres_port",
-    "FRAUD_STACK_MLFLOW_PORT": "mlflow_port",
-    "FRAUD_STACK_SPARK_MASTER_PORT": "spark_master_port",
-    "FRAUD_STACK_SPARK_MASTER_UI_PORT": "spark_master_ui_port",
-    "FRAUD_STACK_SPARK_WORKER_UI_PORT": "spark_worker_ui_port",
-    "FRAUD_STACK_DAGSTER_PORT": "dagster_port",
-}
+        run_dir = Path(variable("FRAUD_STACK_DIR") or data_dir / "stack").resolve()
+        return read_environment(cls, run_dir=run_dir)
 
 
 def _environment_defaults(environment: str, stack: StackSettings) -> dict[str, str]:
@@ -351,7 +278,7 @@ def _environment_defaults(environment: str, stack: StackSettings) -> dict[str, s
             "FRAUD_MLFLOW_TRACKING_URI": stack.mlflow_uri,
         }
     if environment == "prod":
-        missing = [name for name in PROD_REQUIRED if not os.environ.get(name, "").strip()]
+        missing = [name for name in PROD_REQUIRED if variable(name) is None]
         if missing:
             raise ValueError(
                 f"FRAUD_ENV=prod reads its systems from the environment; set {', '.join(missing)}"
@@ -360,32 +287,69 @@ def _environment_defaults(environment: str, stack: StackSettings) -> dict[str, s
     return {}
 
 
+def _mlflow_settings(data_dir: Path, assumed: dict[str, str]) -> MlflowSettings:
+    tracking_uri = variable("FRAUD_MLFLOW_TRACKING_URI") or assumed.get(
+        "FRAUD_MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow/mlflow.db"
+    )
+    remote = tracking_uri.startswith(("http://", "https://"))
+    return MlflowSettings(
+        tracking_uri=tracking_uri,
+        registry_uri=variable("FRAUD_MLFLOW_REGISTRY_URI") or tracking_uri,
+        experiment=variable("FRAUD_MLFLOW_EXPERIMENT") or "fraud_detection",
+        artifact_location=variable("FRAUD_MLFLOW_ARTIFACTS")
+        or ("" if remote else str(data_dir / "mlflow" / "artifacts")),
+        ui_url=variable("FRAUD_MLFLOW_UI_URL")
+        or (tracking_uri if remote else "http://127.0.0.1:5000"),
+    )
+
+
+def _spark_conf(text: str | None) -> dict[str, str]:
+    try:
+        return {str(k): str(v) for k, v in json.loads(text or "{}").items()}
+    except (json.JSONDecodeError, AttributeError):
+        raise ValueError(
+            f"FRAUD_SPARK_CONF must be a JSON object of Spark settings, got {text!r}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     environment: str
     data_dir: Path
     landing_dir: Path
     storage_dir: Path
-    partitions_start: date
-    file_period_days: int
     spark_master: str
-    spark_driver_memory: str
     s3: S3Settings
     mlflow: MlflowSettings
+    partitions_start: date = from_variable("FRAUD_PARTITIONS_START", date(2019, 8, 22))
+    file_period_days: int = from_variable("FRAUD_FILE_PERIOD_DAYS", 30)
+    spark_driver_memory: str = from_variable("FRAUD_SPARK_DRIVER_MEMORY", "2g")
     model: ModelSettings = field(default_factory=ModelSettings)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     spark_conf: dict[str, str] = field(default_factory=dict)
-    sensor_interval_seconds: int = 30
-    time_origin: date | None = None
-    max_quarantine_share: float = 0.01
-    duplicate_lookback_days: int = 37
-    version_grace_hours: float = 24.0
+    sensor_interval_seconds: int = from_variable("FRAUD_SENSOR_INTERVAL_SECONDS", 30)
+    time_origin: date | None = from_variable("FRAUD_TIME_ORIGIN")
+    max_quarantine_share: float = from_variable("FRAUD_MAX_QUARANTINE_SHARE", 0.01)
+    duplicate_lookback_days: int = from_variable("FRAUD_DUPLICATE_LOOKBACK_DAYS", 37)
+    version_grace_hours: float = from_variable("FRAUD_VERSION_GRACE_HOURS", 24.0)
     stack: StackSettings | None = None
-    spark_ui: bool = False
-    step_max_retries: int = 3
-    file_max_attempts: int = 3
-    step_retry_delay_seconds: float = 10.0
+    spark_ui: bool = from_variable("FRAUD_SPARK_UI", False)
+    step_max_retries: int = from_variable("FRAUD_STEP_MAX_RETRIES", 3)
+    file_max_attempts: int = from_variable("FRAUD_FILE_MAX_ATTEMPTS", 3)
+    step_retry_delay_seconds: float = from_variable("FRAUD_STEP_RETRY_DELAY_SECONDS", 10.0)
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ValueError(
+                f"FRAUD_ENV={self.environment!r} is unknown; use one of {', '.join(ENVIRONMENTS)}"
+            )
+        if self.file_period_days < 1:
+            raise ValueError("FRAUD_FILE_PERIOD_DAYS must be at least 1")
+        if not 0 <= self.max_quarantine_share <= 1:
+            raise ValueError("FRAUD_MAX_QUARANTINE_SHARE must lie in [0, 1], e.g. 0.01 for 1%")
+        if self.version_grace_hours < 0:
+            raise ValueError("FRAUD_VERSION_GRACE_HOURS must be >= 0")
 
     @property
     def uses_s3(self) -> bool:
@@ -398,84 +362,29 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        environment = _env("FRAUD_ENV", "local")
-        if environment not in ENVIRONMENTS:
-            raise ValueError(
-                f"FRAUD_ENV={environment!r} is unknown; use one of {', '.join(ENVIRONMENTS)}"
-            )
-        data_dir = Path(_env("FRAUD_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
+        environment = variable("FRAUD_ENV") or "local"
+        data_dir = Path(variable("FRAUD_DATA_DIR") or PROJECT_ROOT / "data").resolve()
         stack = StackSettings.from_env(data_dir)
         assumed = _environment_defaults(environment, stack)
-        spark_conf_text = _env("FRAUD_SPARK_CONF", "{}")
-        try:
-            spark_conf = {str(k): str(v) for k, v in json.loads(spark_conf_text).items()}
-        except (json.JSONDecodeError, AttributeError):
-            raise ValueError(
-                f"FRAUD_SPARK_CONF must be a JSON object of Spark settings, got {spark_conf_text!r}"
-            ) from None
-        tracking_uri = _env(
-            "FRAUD_MLFLOW_TRACKING_URI",
-            assumed.get("FRAUD_MLFLOW_TRACKING_URI", f"sqlite:///{data_dir}/mlflow/mlflow.db"),
+        s3 = read_environment(
+            S3Settings,
+            region=variable("AWS_REGION") or variable("AWS_DEFAULT_REGION") or "us-east-1",
+            endpoint_url=variable("FRAUD_S3_ENDPOINT_URL") or assumed.get("FRAUD_S3_ENDPOINT_URL"),
+            cache_dir=Path(variable("FRAUD_S3_CACHE_DIR") or data_dir / "s3-cache").resolve(),
         )
-        remote_tracking = tracking_uri.startswith(("http://", "https://"))
-        period = _env_int("FRAUD_FILE_PERIOD_DAYS", 30)
-        if period < 1:
-            raise ValueError("FRAUD_FILE_PERIOD_DAYS must be at least 1")
-        max_quarantine_share = _env_float("FRAUD_MAX_QUARANTINE_SHARE", 0.01)
-        if not 0 <= max_quarantine_share <= 1:
-            raise ValueError("FRAUD_MAX_QUARANTINE_SHARE must lie in [0, 1], e.g. 0.01 for 1%")
-        grace_hours = _env_float("FRAUD_VERSION_GRACE_HOURS", 24.0)
-        if grace_hours < 0:
-            raise ValueError("FRAUD_VERSION_GRACE_HOURS must be >= 0")
-        return cls(
+        return read_environment(
+            cls,
             environment=environment,
             data_dir=data_dir,
-            landing_dir=Path(_env("FRAUD_LANDING_DIR", str(data_dir / "landing"))).resolve(),
-            storage_dir=Path(_env("FRAUD_STORAGE_DIR", str(data_dir / "warehouse"))).resolve(),
-            partitions_start=_env_date("FRAUD_PARTITIONS_START") or date(2019, 8, 22),
-            file_period_days=period,
-            spark_master=_env("FRAUD_SPARK_MASTER", assumed.get("FRAUD_SPARK_MASTER", "local[*]")),
-            spark_driver_memory=_env("FRAUD_SPARK_DRIVER_MEMORY", "2g"),
-            spark_conf=spark_conf,
-            s3=S3Settings(
-                endpoint_url=os.environ.get("FRAUD_S3_ENDPOINT_URL")
-                or assumed.get("FRAUD_S3_ENDPOINT_URL"),
-                bucket=_env("FRAUD_S3_BUCKET", "fraud"),
-                landing_prefix=_env("FRAUD_S3_LANDING_PREFIX", "landing/"),
-                storage_prefix=_env("FRAUD_S3_STORAGE_PREFIX", "warehouse/"),
-                region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
-                access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or None,
-                secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
-                session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
-                profile=os.environ.get("AWS_PROFILE") or None,
-                max_attempts=_env_int("FRAUD_S3_MAX_ATTEMPTS", 5),
-                use_s3a=_env_bool("FRAUD_S3_USE_S3A", False),
-                cache_dir=Path(_env("FRAUD_S3_CACHE_DIR", str(data_dir / "s3-cache"))).resolve(),
-            ),
-            mlflow=MlflowSettings(
-                tracking_uri=tracking_uri,
-                registry_uri=_env("FRAUD_MLFLOW_REGISTRY_URI", tracking_uri),
-                experiment=_env("FRAUD_MLFLOW_EXPERIMENT", "fraud_detection"),
-                artifact_location=_env(
-                    "FRAUD_MLFLOW_ARTIFACTS",
-                    "" if remote_tracking else str(data_dir / "mlflow" / "artifacts"),
-                ),
-                ui_url=_env(
-                    "FRAUD_MLFLOW_UI_URL",
-                    tracking_uri if remote_tracking else "http://127.0.0.1:5000",
-                ),
-            ),
-            model=ModelSettings.from_env(),
-            scoring=ScoringSettings.from_env(),
-            realtime=RealtimeSettings.from_env(),
-            sensor_interval_seconds=_env_int("FRAUD_SENSOR_INTERVAL_SECONDS", 30),
-            time_origin=_env_date("FRAUD_TIME_ORIGIN"),
-            max_quarantine_share=max_quarantine_share,
-            duplicate_lookback_days=_env_int("FRAUD_DUPLICATE_LOOKBACK_DAYS", 37),
-            version_grace_hours=grace_hours,
+            landing_dir=Path(variable("FRAUD_LANDING_DIR") or data_dir / "landing").resolve(),
+            storage_dir=Path(variable("FRAUD_STORAGE_DIR") or data_dir / "warehouse").resolve(),
+            spark_master=variable("FRAUD_SPARK_MASTER")
+            or assumed.get("FRAUD_SPARK_MASTER", "local[*]"),
+            spark_conf=_spark_conf(variable("FRAUD_SPARK_CONF")),
+            s3=s3,
+            mlflow=_mlflow_settings(data_dir, assumed),
+            model=read_environment(ModelSettings),
+            scoring=read_environment(ScoringSettings),
+            realtime=read_environment(RealtimeSettings),
             stack=stack,
-            spark_ui=_env_bool("FRAUD_SPARK_UI", False),
-            step_max_retries=_env_int("FRAUD_STEP_MAX_RETRIES", 3),
-            file_max_attempts=_env_int("FRAUD_FILE_MAX_ATTEMPTS", 3),
-            step_retry_delay_seconds=_env_float("FRAUD_STEP_RETRY_DELAY_SECONDS", 10.0),
         )
