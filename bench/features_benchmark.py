@@ -41,7 +41,7 @@ class Pipeline:
         from dagster import DagsterInstance
 
         from fraud_assets.definitions import build_definitions
-        from fraud_assets.jobs import process_landed_file
+        from fraud_assets.features.definitions import process_landed_file
 
         self.defs = build_definitions(settings)
         self.job = self.defs.resolve_job_def(process_landed_file.name)

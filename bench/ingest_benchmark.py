@@ -102,16 +102,16 @@ def landing_files(folder: Path, rows: int, seed: int, files: int) -> list[Path]:
 def run_spark(settings: Settings, name: str = "2019-08-22.txt") -> dict:
     from dagster import materialize
 
-    from fraud_assets.definitions import local_resources
-    from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
+    from fraud_assets.ingestion.assets import ingestion_assets
     from fraud_assets.partitions import file_period, file_run_tags
+    from fraud_assets.resources.environments import local_resources
 
     resources = local_resources(settings)
     landed = resources["landing"].get(name)
     tags = file_run_tags(landed.key, landed.version, file_period(landed.key, 30))
     resources["spark"].spark_session.range(1).count()  # JVM start-up is not ingestion time
     started = time.monotonic()
-    result = materialize([raw_transactions, clean_transactions], resources=resources, tags=tags)
+    result = materialize(ingestion_assets(settings), resources=resources, tags=tags)
     seconds = time.monotonic() - started
     assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
     materialized = {

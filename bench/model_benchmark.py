@@ -95,12 +95,12 @@ def training(args: argparse.Namespace) -> None:
             "FRAUD_TUNING_FOLDS": str(args.folds),
         }
     )
-    from dagster import DagsterInstance, materialize
+    from dagster import AssetSpec, DagsterInstance, materialize
     from ingest_benchmark import PeakMemory
 
     from fraud_assets.definitions import build_definitions
-    from fraud_assets.features.assets import transaction_features
-    from fraud_assets.model.assets import CANDIDATE, champion_model, fraud_model, model_validation
+    from fraud_assets.features.assets import FEATURES
+    from fraud_assets.model.assets import CANDIDATE, model_assets
     from fraud_assets.settings import Settings
 
     settings = Settings.from_env()
@@ -109,13 +109,12 @@ def training(args: argparse.Namespace) -> None:
         config["families"] = args.families.split(",")
     if args.features:
         config["features"] = args.features.split(",")
-    assets = (
-        [fraud_model] if args.candidate_only else [fraud_model, model_validation, champion_model]
-    )
+    candidate, validation, champion, _ = model_assets(settings)
+    assets = [candidate] if args.candidate_only else [candidate, validation, champion]
     started = time.perf_counter()
     with PeakMemory() as memory:
         result = materialize(
-            [transaction_features.to_source_asset(), *assets],
+            [AssetSpec(FEATURES, partitions_def=candidate.partitions_def), *assets],
             partition_key=args.cutoff,
             resources=build_definitions(settings).resources,
             instance=DagsterInstance.ephemeral(),

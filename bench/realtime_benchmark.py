@@ -75,10 +75,10 @@ def prepare(source: Path, data_dir: Path) -> None:
     from fraud_assets.features.assets import FEATURES
     from fraud_assets.features.transforms import MODEL_FEATURES, stored_inputs
     from fraud_assets.model import registry
+    from fraud_assets.model.portable import log_portable
     from fraud_assets.model.training import fit, with_scores
     from fraud_assets.resources.mlflow import REGISTERED_MODEL
     from fraud_assets.resources.storage import LocalParquetIOManager, LocalStorageRoot
-    from fraud_assets.serving.portable import log_portable
     from fraud_assets.settings import Settings
 
     resources = build_definitions(Settings.from_env()).resources

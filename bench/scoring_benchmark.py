@@ -64,19 +64,20 @@ def main() -> None:
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
 
+    from fraud_assets.common.profiles import build_profile, profile_to_json
+    from fraud_assets.common.scores import SCORE, sampled_columns
     from fraud_assets.definitions import build_definitions
     from fraud_assets.features.assets import FEATURES
     from fraud_assets.features.transforms import MODEL_FEATURES, stored_inputs
-    from fraud_assets.jobs import score_days
     from fraud_assets.model import registry
+    from fraud_assets.model.alert_rule import AlertRule
     from fraud_assets.model.metrics import EvaluationSet
     from fraud_assets.model.training import fit, with_scores
     from fraud_assets.partitions import range_tags
     from fraud_assets.resources.mlflow import REGISTERED_MODEL
     from fraud_assets.resources.storage import LocalParquetIOManager, LocalStorageRoot
     from fraud_assets.scoring.assets import SCORED
-    from fraud_assets.scoring.monitoring import AlertRule, build_profile, profile_to_json
-    from fraud_assets.scoring.scores import SCORE, sampled_columns
+    from fraud_assets.scoring.definitions import score_days
     from fraud_assets.settings import Settings
 
     settings = Settings.from_env()

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fraud_assets.partitions import FilePeriod
+from fraud_assets.partitions import POOL_SETTINGS, FilePeriod, set_pool_limits
 from fraud_assets.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -29,20 +29,6 @@ if TYPE_CHECKING:
 _MANAGED = (
     "# The instance shared by `fraud-pipeline run` and `dagster dev` (written by fraud-pipeline)."
 )
-POOL_SETTINGS = """\
-# Runs that share data never run together: every asset belongs to a pool (fraud_days for raw,
-# cleaned and features, fraud_models for the model assets, fraud_scoring for scores, alerts and
-# performance), and a run holds its pools from start to end, one run per pool at a time. Other
-# runs queue (the queued run coordinator).
-concurrency:
-  pools:
-    granularity: run
-    default_limit: 1
-  runs:
-    max_concurrent_runs: 10
-telemetry:
-  enabled: false
-"""
 _DAGSTER_YAML = f"{_MANAGED}\n{POOL_SETTINGS}"
 
 
@@ -73,23 +59,6 @@ def dagster_home(settings: Settings) -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     set_pool_limits(home)
     return home
-
-
-def set_pool_limits(home: Path) -> None:
-    """Give each pool its limit of one run now: a pool first met by the run queue is only
-    limited from its next pass on, which could start two runs of it together."""
-    from dagster import DagsterInstance
-
-    from fraud_assets.partitions import POOLS
-
-    with DagsterInstance.from_config(str(home)) as instance:
-        storage = instance.event_log_storage
-        if not storage.supports_global_concurrency_limits:
-            return
-        known = storage.get_concurrency_keys()
-        for pool in POOLS:
-            if pool not in known:
-                storage.set_concurrency_slots(pool, 1)
 
 
 def settled_files(
@@ -196,41 +165,10 @@ def model_partitions(periods: list[FilePeriod], settings: Settings, decided: set
     from fraud_assets.model.sensors import cutoff_for, first_complete_day
 
     cutoffs = {
-        cutoff_for(period.last_day, settings.model, first_complete_day(settings))
+        cutoff_for(period.last_day, settings.model, first_complete_day(settings.partitions_start))
         for period in periods
     }
     return sorted({c.isoformat() for c in cutoffs if c is not None} - decided)
-
-
-def model_run_config(settings: Settings, max_evals: int | None) -> dict:
-    """The model assets' run config from the settings as they are now (the assets' defaults
-    were read when the package was imported)."""
-    from fraud_assets.model.assets import CANDIDATE, VALIDATION
-
-    model = settings.model
-    return {
-        CANDIDATE: {
-            "config": {
-                "families": list(model.families),
-                "max_evals": max_evals or model.max_evals,
-                "timeout_seconds": model.tuning_timeout_seconds,
-                "seed": model.seed,
-                "floor_roc_auc": model.floor_roc_auc,
-                "floor_average_precision": model.floor_average_precision,
-            }
-        },
-        VALIDATION: {
-            "config": {
-                "resamples": model.bootstrap_resamples,
-                "unit": model.bootstrap_unit,
-                "metric": model.promotion_metric,
-                "alpha": model.promotion_alpha,
-                "seed": model.seed,
-                "alert_max_fpr": settings.scoring.alert_max_fpr,
-                "alert_daily_budget": settings.scoring.alert_daily_budget,
-            }
-        },
-    }
 
 
 def score_and_measure(defs, instance, settings: Settings, args: argparse.Namespace) -> int:
@@ -239,10 +177,10 @@ def score_and_measure(defs, instance, settings: Settings, args: argparse.Namespa
     from dagster import AssetKey
 
     from fraud_assets.features.assets import FEATURES
-    from fraud_assets.jobs import measure_performance, score_days
     from fraud_assets.model import registry
     from fraud_assets.partitions import range_tags
     from fraud_assets.scoring.assets import PERFORMANCE, SCORED
+    from fraud_assets.scoring.definitions import measure_performance, score_days
     from fraud_assets.scoring.sensors import days_to_measure, days_to_score
 
     def materialized(name: str) -> set[str]:
@@ -284,10 +222,11 @@ def run(args: argparse.Namespace) -> int:
 
     from fraud_assets.definitions import build_definitions
     from fraud_assets.features.assets import FEATURES
+    from fraud_assets.features.definitions import process_landed_file
     from fraud_assets.features.transforms import LOOKBACK_DAYS
     from fraud_assets.ingestion.sensors import plan_runs
-    from fraud_assets.jobs import process_landed_file, train_model
-    from fraud_assets.model.assets import CHAMPION
+    from fraud_assets.model.assets import CANDIDATE, CHAMPION
+    from fraud_assets.model.definitions import train_model
     from fraud_assets.partitions import file_period, file_run_tags, range_tags
 
     defs = build_definitions(settings)
@@ -330,7 +269,8 @@ def run(args: argparse.Namespace) -> int:
         ]
         decided = set(instance.get_materialized_partitions(AssetKey(CHAMPION)))
         trainer = defs.resolve_job_def(train_model.name)
-        ops = model_run_config(settings, args.max_evals)
+        # The demo's trial budget; every other model setting comes from the settings.
+        ops = {CANDIDATE: {"config": {"max_evals": args.max_evals}}}
         for cutoff in model_partitions(periods, settings, decided):
             print(f"model partition {cutoff}: tune, validate, decide", flush=True)
             failed += not _execute(trainer, instance, {}, args, ops=ops, partition_key=cutoff)
@@ -346,7 +286,8 @@ def rollback(args: argparse.Namespace) -> int:
     from fraud_assets.model.registry import rollback as restore_previous
     from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
 
-    tracking = MlflowResource.from_settings(Settings.from_env().mlflow)
+    settings = Settings.from_env()
+    tracking = MlflowResource.from_settings(settings.mlflow)
     tracking.activate()
     try:
         restored, replaced = restore_previous(tracking.client())
@@ -359,7 +300,7 @@ def rollback(args: argparse.Namespace) -> int:
     from fraud_assets.model.assets import alias_observation
 
     # The days the replaced version scored now show as stale in the UI.
-    dagster_home(Settings.from_env())
+    dagster_home(settings)
     with DagsterInstance.get() as instance:
         instance.report_runless_asset_event(alias_observation(tracking.client()))
     return 0

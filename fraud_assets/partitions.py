@@ -11,7 +11,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from dagster import DailyPartitionsDefinition
 
@@ -63,9 +63,6 @@ def file_period(key: str, period_days: int) -> FilePeriod:
     return FilePeriod(first, first + timedelta(days=period_days - 1))
 
 
-DAILY_PARTITIONS = daily_partitions(Settings.from_env())
-
-
 def name_problem(key: str) -> str | None:
     """Why a landed file's name cannot be ingested, or None when it names a real first day."""
     try:
@@ -110,6 +107,22 @@ DAYS_POOL = "fraud_days"
 MODELS_POOL = "fraud_models"
 SCORING_POOL = "fraud_scoring"
 POOLS = (DAYS_POOL, MODELS_POOL, SCORING_POOL)
+# The instance settings that make the pools hold: written into dagster.yaml by fraud-pipeline
+# (its own instance) and by fraud-stack (the services instance).
+POOL_SETTINGS = """\
+# Runs that share data never run together: every asset belongs to a pool (fraud_days for raw,
+# cleaned and features, fraud_models for the model assets, fraud_scoring for scores, alerts and
+# performance), and a run holds its pools from start to end, one run per pool at a time. Other
+# runs queue (the queued run coordinator).
+concurrency:
+  pools:
+    granularity: run
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 10
+telemetry:
+  enabled: false
+"""
 
 LANDED_FILE_TAG = "fraud_assets/landed_file"
 LANDED_VERSION_TAG = "fraud_assets/landed_version"
@@ -135,3 +148,18 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 def range_tags(first: str, last: str) -> dict[str, str]:
     """The tags that make a run cover the days first..last (both included)."""
     return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+
+
+def set_pool_limits(home: Path) -> None:
+    """Give each pool its limit of one run now: a pool first met by the run queue is only
+    limited from its next pass on, which could start two runs of it together."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        if not storage.supports_global_concurrency_limits:
+            return
+        known = storage.get_concurrency_keys()
+        for pool in POOLS:
+            if pool not in known:
+                storage.set_concurrency_slots(pool, 1)

@@ -2,9 +2,12 @@ from typing import Any
 
 from dagster import DagsterInstance, build_sensor_context
 
-from fraud_assets.ingestion.sensors import raw_files_sensor
+from fraud_assets.ingestion.definitions import PROCESS_LANDED_FILE
+from fraud_assets.ingestion.sensors import landing_sensor
+from fraud_assets.settings import Settings
 
 SENSOR_RESOURCES = ("landing", "ledger", "ingestion_rules")
+raw_files_sensor = landing_sensor(Settings.from_env(), PROCESS_LANDED_FILE)
 
 
 def evaluate(resources: dict[str, Any], instance: DagsterInstance, cursor: str | None):

@@ -14,7 +14,7 @@ from dagster import DagsterInstance
 from pyspark.sql import functions as F
 
 from fraud_assets.definitions import build_definitions
-from fraud_assets.jobs import process_landed_file
+from fraud_assets.features.definitions import process_landed_file
 from fraud_assets.partitions import file_period, file_run_tags
 from fraud_assets.settings import Settings
 from fraud_assets_tests.conftest import TEST_MAX_QUARANTINE_SHARE, TEST_SPARK_CONFIG

@@ -11,37 +11,33 @@ from datetime import date
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
+    AssetsDefinition,
     AutomationCondition,
-    BackfillPolicy,
     Output,
     ResourceParam,
     TimeWindowPartitionMapping,
-    asset,
 )
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_assets.checks import gate
-from fraud_assets.errors import TRANSIENT_RETRY, DataError
+from fraud_assets.common.decorators import DayAssets, blocking_checks
+from fraud_assets.errors import IncompleteInputError
 from fraud_assets.features import checks
 from fraud_assets.features.transforms import (
     LOOKBACK_DAYS,
     NUMERIC_COLUMNS,
     feature_rows,
 )
-from fraud_assets.ingestion.assets import CLEANED, IO_MANAGER
-from fraud_assets.partitions import DAILY_PARTITIONS, DAYS_POOL
+from fraud_assets.ingestion.assets import CLEANED
+from fraud_assets.partitions import DAYS_POOL
 from fraud_assets.resources.ledger import LandingLedger
 from fraud_assets.resources.storage import PartitionedParquetIOManager, StagedVersion
+from fraud_assets.settings import Settings
 
 GROUP = "features"
-
-
-class IncompleteInputError(DataError, RuntimeError):
-    """Days a computation reads hold data in a landed file but none is published."""
 
 
 FEATURES = "transaction_features"
@@ -82,33 +78,6 @@ LOOKBACK_UPDATED = (
 )
 
 
-@asset(
-    retry_policy=TRANSIENT_RETRY,
-    name=FEATURES,
-    partitions_def=DAILY_PARTITIONS,
-    ins={
-        "cleaned": AssetIn(
-            CLEANED,
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=-LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
-            ),
-        )
-    },
-    backfill_policy=BackfillPolicy.single_run(),
-    automation_condition=LOOKBACK_UPDATED,
-    group_name=GROUP,
-    io_manager_key=IO_MANAGER,
-    pool=DAYS_POOL,
-    kinds={"spark", "parquet"},
-    check_specs=[
-        AssetCheckSpec(name, asset=FEATURES, description=text, blocking=True)
-        for name, text in _CHECKS.items()
-    ],
-    description=(
-        f"The 14 reference features and the extended ones of each cleaned transaction, from its "
-        f"customer's and terminal's history in the {LOOKBACK_DAYS} days before it."
-    ),
-)
 def transaction_features(
     context: AssetExecutionContext,
     cleaned: DataFrame,
@@ -172,3 +141,23 @@ def transaction_features(
         },
     )
     context.log.info(f"features for {len(keys)} days in {time.monotonic() - started:.1f} s")
+
+
+def feature_assets(settings: Settings) -> list[AssetsDefinition]:
+    """transaction_features, reading each day's look-back of cleaned days."""
+    days = DayAssets.of(settings, GROUP, DAYS_POOL)
+    lookback = TimeWindowPartitionMapping(
+        start_offset=-LOOKBACK_DAYS, allow_nonexistent_upstream_partitions=True
+    )
+    features = days.asset(
+        FEATURES,
+        kinds=("spark", "parquet"),
+        ins={"cleaned": AssetIn(CLEANED, partition_mapping=lookback)},
+        automation_condition=LOOKBACK_UPDATED,
+        check_specs=blocking_checks(FEATURES, _CHECKS),
+        description=(
+            f"The 14 reference features and the extended ones of each cleaned transaction, "
+            f"from its customer's and terminal's history in the {LOOKBACK_DAYS} days before it."
+        ),
+    )(transaction_features)
+    return [features]

@@ -13,22 +13,19 @@ from functools import reduce
 
 from dagster import (
     AssetCheckResult,
-    AssetCheckSpec,
     AssetExecutionContext,
-    AssetOut,
-    BackfillPolicy,
+    AssetsDefinition,
     MetadataValue,
     Output,
     ResourceParam,
-    asset,
-    multi_asset,
 )
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fraud_assets.checks import gate
-from fraud_assets.errors import TRANSIENT_RETRY, DataError
+from fraud_assets.checks import CheckOutcome, gate
+from fraud_assets.common.decorators import DayAssets, blocking_checks
+from fraud_assets.errors import DataError
 from fraud_assets.ingestion import checks
 from fraud_assets.ingestion.cleaning import (
     DUPLICATE,
@@ -43,7 +40,6 @@ from fraud_assets.ingestion.cleaning import (
 from fraud_assets.ingestion.landing import header_lines, parse_landed_file
 from fraud_assets.metadata import markdown_table, preview
 from fraud_assets.partitions import (
-    DAILY_PARTITIONS,
     DAYS_POOL,
     LANDED_FILE_TAG,
     LANDED_VERSION_TAG,
@@ -52,14 +48,14 @@ from fraud_assets.partitions import (
     overlap_message,
     overlapping_periods,
 )
-from fraud_assets.resources.ingestion import IngestionRules
 from fraud_assets.resources.landing import LandedFile, LandingZone
 from fraud_assets.resources.ledger import LandingLedger, LandingRecord
+from fraud_assets.resources.rules import IngestionRules
 from fraud_assets.resources.spark import SparkResource
 from fraud_assets.resources.storage import PartitionedParquetIOManager
+from fraud_assets.settings import Settings
 
 GROUP = "ingestion"
-IO_MANAGER = "parquet_io_manager"
 RAW = "raw_transactions"
 CLEANED = "cleaned_transactions"
 QUARANTINED = "quarantined_transactions"
@@ -121,25 +117,6 @@ def _files_for_run(
     return files
 
 
-@asset(
-    retry_policy=TRANSIENT_RETRY,
-    name=RAW,
-    partitions_def=DAILY_PARTITIONS,
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name=GROUP,
-    io_manager_key=IO_MANAGER,
-    pool=DAYS_POOL,
-    kinds={"spark", "parquet"},
-    check_specs=[
-        AssetCheckSpec(
-            "time_origin",
-            asset=RAW,
-            blocking=True,
-            description="Each file's tx_time_seconds / tx_time_days count from FRAUD_TIME_ORIGIN.",
-        )
-    ],
-    description="Every line of the landed files as text, with its file, line number and day.",
-)
 def raw_transactions(
     context: AssetExecutionContext,
     spark: SparkResource,
@@ -266,6 +243,9 @@ def _known_ids(
     ).select("transaction_id")
 
 
+_RAW_CHECKS = {
+    "time_origin": "Each file's tx_time_seconds / tx_time_days count from FRAUD_TIME_ORIGIN.",
+}
 _CHECKS = {
     "row_conservation": "Per file and day: raw rows = cleaned + quarantined + duplicates.",
     "quarantine_share": "Per file and day: the quarantined share stays under "
@@ -276,30 +256,82 @@ _CHECKS = {
 }
 
 
-@multi_asset(
-    retry_policy=TRANSIENT_RETRY,
-    outs={
-        CLEANED: AssetOut(
-            group_name=GROUP,
-            io_manager_key=IO_MANAGER,
-            kinds={"spark", "parquet"},
-            description="Typed, repaired transactions; exact duplicates dropped.",
+def _classified(
+    raw: DataFrame, known: DataFrame | None, rules: IngestionRules
+) -> tuple[DataFrame, DataFrame, int]:
+    """Every raw row with its status and reason (on disk), the repeated ids (on disk) and
+    how many there are."""
+    ids = repeated_ids(raw, known).persist(StorageLevel.DISK_ONLY)
+    repeated_count = ids.count()
+    # A feed repeats few ids: ship them to every task instead of shuffling all rows by id.
+    # A file sent twice repeats every id, and then the ordinary shuffle join is the safe one.
+    few = repeated_count <= BROADCAST_REPEATED_IDS
+    repeated = compare_repeated(raw, F.broadcast(ids) if few else ids)
+    lookup = F.broadcast(repeated) if few else repeated
+    # On disk only: a cached block is then streamed out, never first unrolled in the heap,
+    # so memory stays bounded whatever the size of a file.
+    classified = classify(raw, rules.file_period_days, rules.origin, lookup).persist(
+        StorageLevel.DISK_ONLY
+    )
+    return classified, ids, repeated_count
+
+
+def _tally(counts: list[dict]) -> tuple[Counter, Counter]:
+    """Rows by status and quarantined rows by reason."""
+    by_status, by_reason = Counter(), Counter()
+    for row in counts:
+        by_status[row["status"]] += row["count"]
+        if row["reason"]:
+            by_reason[row["reason"]] += row["count"]
+    return by_status, by_reason
+
+
+def _cleaning_outcomes(
+    raw: DataFrame,
+    cleaned: DataFrame,
+    quarantined: DataFrame,
+    duplicates: DataFrame,
+    counts: list[dict],
+    whole_files: list[LandingRecord],
+    rules: IngestionRules,
+) -> dict[str, CheckOutcome]:
+    """The blocking checks of the cleaned rows, on what was staged."""
+    return {
+        "row_conservation": checks.row_conservation(
+            raw, cleaned, quarantined, duplicates, {r.key: r.rows for r in whole_files}
         ),
-        QUARANTINED: AssetOut(
-            group_name=GROUP,
-            io_manager_key=IO_MANAGER,
-            kinds={"spark", "parquet"},
-            description="Rows that broke a cleaning rule, with the reason and the text.",
+        "quarantine_share": checks.quarantine_share(
+            counts, rules.max_quarantine_share, checks.quarantine_examples(quarantined)
         ),
-    },
-    partitions_def=DAILY_PARTITIONS,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool=DAYS_POOL,
-    check_specs=[
-        AssetCheckSpec(name, asset=CLEANED, description=text, blocking=True)
-        for name, text in _CHECKS.items()
-    ],
-)
+        "unique_transaction_id": checks.unique_transaction_ids(cleaned),
+        "no_nulls": checks.no_nulls(cleaned),
+        "tx_datetime_within_file_period": checks.datetimes_within_file_period(
+            cleaned, rules.file_period_days
+        ),
+    }
+
+
+def _cleaned_metadata(
+    by_status: Counter, by_reason: Counter, repeated_count: int, seconds: dict[str, float]
+) -> dict:
+    return {
+        "rows_in": sum(by_status.values()),
+        "rows_out": by_status["clean"],
+        "rows_quarantined": by_status["quarantined"],
+        "duplicates_dropped": by_status[DUPLICATE],
+        "quarantine_reasons": _reasons_table(by_reason),
+        **{f"quarantined_{reason}": n for reason, n in by_reason.items()},
+        "repeated_transaction_ids": repeated_count,
+        **seconds,
+    }
+
+
+def _reasons_table(by_reason: Counter) -> MetadataValue:
+    return MetadataValue.md(
+        markdown_table([{"reason": r, "rows": n} for r, n in by_reason.most_common()])
+    )
+
+
 def clean_transactions(
     context: AssetExecutionContext,
     raw_transactions: DataFrame,
@@ -309,28 +341,12 @@ def clean_transactions(
 ) -> Iterator[Output[DataFrame] | AssetCheckResult]:
     started = time.monotonic()
     keys = context.partition_keys
-    rules, storage = ingestion_rules, parquet_io_manager
-    known = _known_ids(storage, raw_transactions, keys, rules.duplicate_lookback_days)
-    ids = repeated_ids(raw_transactions, known).persist(StorageLevel.DISK_ONLY)
-    repeated_count = ids.count()
-    # A feed repeats few ids: ship them to every task instead of shuffling all rows by id.
-    # A file sent twice repeats every id, and then the ordinary shuffle join is the safe one.
-    few = repeated_count <= BROADCAST_REPEATED_IDS
-    repeated = compare_repeated(raw_transactions, F.broadcast(ids) if few else ids)
-    lookup = F.broadcast(repeated) if few else repeated
-    # On disk only: a cached block is then streamed out, never first unrolled in the heap,
-    # so memory stays bounded whatever the size of a file.
-    classified = classify(raw_transactions, rules.file_period_days, rules.origin, lookup).persist(
-        StorageLevel.DISK_ONLY
-    )
+    rules, storage, raw = ingestion_rules, parquet_io_manager, raw_transactions
+    known = _known_ids(storage, raw, keys, rules.duplicate_lookback_days)
+    classified, ids, repeated_count = _classified(raw, known, rules)
     try:
         counts = [row.asDict() for row in status_counts(classified).collect()]
-        by_status = Counter()
-        by_reason = Counter()
-        for row in counts:
-            by_status[row["status"]] += row["count"]
-            if row["reason"]:
-                by_reason[row["reason"]] += row["count"]
+        by_status, by_reason = _tally(counts)
         staged_cleaned = storage.stage([CLEANED], cleaned_rows(classified), keys, context.run_id)
         staged_quarantined = storage.stage(
             [QUARANTINED], quarantined_rows(classified), keys, context.run_id
@@ -339,36 +355,21 @@ def clean_transactions(
         checking = time.monotonic()
         stored_cleaned = storage.read_staged(staged_cleaned)
         stored_quarantined = storage.read_staged(staged_quarantined)
-        duplicates = classified.where(F.col("status") == DUPLICATE)
         whole_files = _files_within(ledger, keys)
-        outcomes = {
-            "row_conservation": checks.row_conservation(
-                raw_transactions,
-                stored_cleaned,
-                stored_quarantined,
-                duplicates,
-                {record.key: record.rows for record in whole_files},
-            ),
-            "quarantine_share": checks.quarantine_share(
-                counts, rules.max_quarantine_share, checks.quarantine_examples(stored_quarantined)
-            ),
-            "unique_transaction_id": checks.unique_transaction_ids(stored_cleaned),
-            "no_nulls": checks.no_nulls(stored_cleaned),
-            "tx_datetime_within_file_period": checks.datetimes_within_file_period(
-                stored_cleaned, rules.file_period_days
-            ),
+        duplicates = classified.where(F.col("status") == DUPLICATE)
+        outcomes = _cleaning_outcomes(
+            raw, stored_cleaned, stored_quarantined, duplicates, counts, whole_files, rules
+        )
+        seconds = {
+            "seconds_to_classify_and_stage": round(checking - started, 2),
+            "seconds_to_check": round(time.monotonic() - checking, 2),
         }
-
-        seconds_to_check = round(time.monotonic() - checking, 2)
 
         def discard() -> None:
             storage.discard(staged_cleaned)
             storage.discard(staged_quarantined)
 
         yield from gate(CLEANED, outcomes, discard)
-        reasons = MetadataValue.md(
-            markdown_table([{"reason": r, "rows": n} for r, n in by_reason.most_common()])
-        )
         re_ingested = {
             key
             for record in whole_files
@@ -377,25 +378,15 @@ def clean_transactions(
         yield Output(
             staged_cleaned.allowing_empty(re_ingested),
             output_name=CLEANED,
-            metadata={
-                "rows_in": sum(by_status.values()),
-                "rows_out": by_status["clean"],
-                "rows_quarantined": by_status["quarantined"],
-                "duplicates_dropped": by_status[DUPLICATE],
-                "quarantine_reasons": reasons,
-                **{f"quarantined_{reason}": n for reason, n in by_reason.items()},
-                "repeated_transaction_ids": repeated_count,
-                "seconds_to_classify_and_stage": round(checking - started, 2),
-                "seconds_to_check": seconds_to_check,
-                "preview": MetadataValue.md(preview(stored_cleaned)),
-            },
+            metadata=_cleaned_metadata(by_status, by_reason, repeated_count, seconds)
+            | {"preview": MetadataValue.md(preview(stored_cleaned))},
         )
         yield Output(
             staged_quarantined.allowing_empty(set(keys)),
             output_name=QUARANTINED,
             metadata={
                 "rows": by_status["quarantined"],
-                "reasons": reasons,
+                "reasons": _reasons_table(by_reason),
                 "preview": MetadataValue.md(preview(stored_quarantined)),
             },
         )
@@ -404,3 +395,24 @@ def clean_transactions(
     finally:
         classified.unpersist()
         ids.unpersist()
+
+
+def ingestion_assets(settings: Settings) -> list[AssetsDefinition]:
+    """raw_transactions and cleaned + quarantined transactions, partitioned from the
+    settings' first day."""
+    days = DayAssets.of(settings, GROUP, DAYS_POOL)
+    raw = days.asset(
+        RAW,
+        kinds=("spark", "parquet"),
+        check_specs=blocking_checks(RAW, _RAW_CHECKS),
+        description="Every line of the landed files as text, with its file, line number and day.",
+    )(raw_transactions)
+    cleaned = days.multi_asset(
+        {
+            CLEANED: "Typed, repaired transactions; exact duplicates dropped.",
+            QUARANTINED: "Rows that broke a cleaning rule, with the reason and the text.",
+        },
+        kinds=("spark", "parquet"),
+        check_specs=blocking_checks(CLEANED, _CHECKS),
+    )(clean_transactions)
+    return [raw, cleaned]

@@ -25,15 +25,14 @@ from dagster import (
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     sensor,
 )
 
 from fraud_assets.ingestion.assets import RAW
-from fraud_assets.jobs import process_landed_file
 from fraud_assets.partitions import (
-    DAILY_PARTITIONS,
     LANDED_FILE_TAG,
     LANDED_VERSION_TAG,
     FilePeriod,
@@ -42,12 +41,10 @@ from fraud_assets.partitions import (
     overlap_message,
     overlapping_periods,
 )
-from fraud_assets.resources.ingestion import IngestionRules
 from fraud_assets.resources.landing import LandedFile, LandingZone
 from fraud_assets.resources.ledger import LandingLedger
+from fraud_assets.resources.rules import IngestionRules
 from fraud_assets.settings import Settings
-
-SETTINGS = Settings.from_env()
 
 
 @dataclass
@@ -116,7 +113,7 @@ def plan_runs(
     cursor: LandingCursor,
     ingested: dict[str, str],
     period_days: int,
-    first_day: date | None = None,
+    first_day: date,
     arrives_whole: bool = True,
 ) -> Plan:
     """Files to ingest (new, or replaced with other content), files rejected (each reported
@@ -125,7 +122,6 @@ def plan_runs(
     `ingested` maps keys to the version the ledger holds as cleaned, so a cursor that was reset
     does not ingest a file twice, and a file whose run failed is not taken for done.
     """
-    first = first_day or DAILY_PARTITIONS.start.date()
     named = [entry for entry in listed if entry.problem is None]
     overlapping: dict[str, str] = {}
     for pair in overlapping_periods([entry.key for entry in named], period_days):
@@ -139,8 +135,8 @@ def plan_runs(
             cursor.versions[landed.key] = landed.version
             continue
         problem = landed.problem or overlapping.get(landed.key)
-        if problem is None and file_period(landed.key, period_days).first_day < first:
-            problem = f"{landed.key} starts before the first partition {first}"
+        if problem is None and file_period(landed.key, period_days).first_day < first_day:
+            problem = f"{landed.key} starts before the first partition {first_day}"
         if problem is not None:
             if cursor.rejected.get(landed.key) != landed.version:
                 cursor.rejected[landed.key] = landed.version
@@ -160,18 +156,14 @@ def plan_runs(
     return Plan(wanted, rejected, waiting)
 
 
-@sensor(
-    job=process_landed_file,
-    minimum_interval_seconds=SETTINGS.sensor_interval_seconds,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Lists the landing zone; requests one run per new or replaced file.",
-)
-def raw_files_sensor(
+def tick(
     context: SensorEvaluationContext,
     landing: LandingZone,
     ledger: LandingLedger,
-    ingestion_rules: IngestionRules,
+    rules: IngestionRules,
+    first_day: date,
 ) -> SensorResult:
+    """One evaluation of the landing sensor."""
     cursor = LandingCursor.parse(context.cursor)
     listed = landing.list_entries()
     already_requested = dict(cursor.versions)
@@ -180,7 +172,8 @@ def raw_files_sensor(
         listed,
         cursor,
         ingested,
-        ingestion_rules.file_period_days,
+        rules.file_period_days,
+        first_day,
         arrives_whole=landing.arrives_whole,
     )
     observations = []
@@ -204,8 +197,8 @@ def raw_files_sensor(
             again = retry_request(
                 context.instance,
                 landed,
-                ingestion_rules.file_period_days,
-                SETTINGS.file_max_attempts,
+                rules.file_period_days,
+                rules.file_max_attempts,
             )
             if again is not None:
                 context.log.info(f"{landed.key}: its last run failed; asking for it again")
@@ -219,3 +212,24 @@ def raw_files_sensor(
     return SensorResult(
         run_requests=requests, skip_reason=skip, cursor=cursor.dump(), asset_events=observations
     )
+
+
+def landing_sensor(settings: Settings, job_name: str) -> SensorDefinition:
+    """`raw_files_sensor`, requesting the job named `job_name` for each file."""
+
+    @sensor(
+        name="raw_files_sensor",
+        job_name=job_name,
+        minimum_interval_seconds=settings.sensor_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Lists the landing zone; requests one run per new or replaced file.",
+    )
+    def raw_files_sensor(
+        context: SensorEvaluationContext,
+        landing: LandingZone,
+        ledger: LandingLedger,
+        ingestion_rules: IngestionRules,
+    ) -> SensorResult:
+        return tick(context, landing, ledger, ingestion_rules, settings.partitions_start)
+
+    return raw_files_sensor

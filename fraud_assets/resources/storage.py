@@ -50,7 +50,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
-from fraud_assets.errors import DataError
+from fraud_assets.errors import DataError, IncompleteInputError, unpublished_days
 from fraud_assets.metadata import observed_metadata
 from fraud_assets.resources.s3 import S3Config, naming_failures
 from fraud_assets.resources.spark import SparkResource
@@ -461,6 +461,18 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         """Rows of each published day among `keys` (from the pointers: no data is read)."""
         pointers = self._pointers(posixpath.join(*asset_path), keys)
         return {key: int(pointer["rows"]) for key, pointer in pointers.items()}
+
+    def require_published(
+        self, asset_path: list[str], keys: list[str], needed_by: str
+    ) -> dict[str, int]:
+        """`published_rows` of days every one of which must be published for `needed_by`."""
+        rows = self.published_rows(asset_path, keys)
+        missing = [key for key in keys if key not in rows]
+        if missing:
+            raise IncompleteInputError(
+                unpublished_days(posixpath.join(*asset_path), missing, needed_by)
+            )
+        return rows
 
     def _pointers(self, asset: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         store = self.store()

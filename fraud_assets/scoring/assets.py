@@ -21,12 +21,11 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
-    BackfillPolicy,
+    AssetsDefinition,
     MetadataValue,
     Output,
     ResourceParam,
     TimeWindowPartitionMapping,
-    asset,
 )
 from mlflow import MlflowClient
 from mlflow.entities import Metric
@@ -35,40 +34,30 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from fraud_assets.checks import CheckOutcome, check_results, gate
-from fraud_assets.errors import TRANSIENT_RETRY
-from fraud_assets.features.assets import FEATURES, IncompleteInputError
+from fraud_assets.common.decorators import DayAssets, blocking_checks
+from fraud_assets.common.profiles import ColumnProfile, profile_from_json, reasons
+from fraud_assets.common.scores import ALERT, MODEL_VERSION, SCORE, sample_of
+from fraud_assets.errors import IncompleteInputError
+from fraud_assets.features.assets import FEATURES
 from fraud_assets.features.transforms import NUMERIC_COLUMNS
-from fraud_assets.ingestion.assets import IO_MANAGER
 from fraud_assets.metadata import markdown_table
 from fraud_assets.model import registry
-from fraud_assets.model.assets import champion_alias
+from fraud_assets.model.assets import ALIAS
 from fraud_assets.model.training import LABEL, unseen_customer_rows
-from fraud_assets.partitions import DAILY_PARTITIONS, SCORING_POOL
+from fraud_assets.partitions import SCORING_POOL
 from fraud_assets.resources.mlflow import MlflowResource
-from fraud_assets.resources.storage import PartitionedParquetIOManager
+from fraud_assets.resources.rules import ModelRules, ScoringRules
+from fraud_assets.resources.storage import PartitionedParquetIOManager, StagedVersion
 from fraud_assets.scoring import plots
 from fraud_assets.scoring.checks import day_drift, drift_outcome, performance_outcome, queue_outcome
-from fraud_assets.scoring.monitoring import (
-    ColumnProfile,
-    profile_from_json,
-    reasons,
-)
 from fraud_assets.scoring.report import (
     day_offset,
     performance_rows,
     score_histogram,
     series_markdown,
 )
-from fraud_assets.scoring.scores import (
-    ALERT,
-    MODEL_VERSION,
-    SCORE,
-    sample_of,
-    score_metrics,
-    score_rows,
-    top_cards,
-)
-from fraud_assets.settings import Settings
+from fraud_assets.scoring.scores import score_metrics, score_rows, top_cards
+from fraud_assets.settings import ModelSettings, Settings
 
 GROUP = "scoring"
 SCORED = "scored_transactions"
@@ -77,73 +66,67 @@ PERFORMANCE = "model_performance"
 DRIFT_CHECK = "input_drift"
 PERFORMANCE_CHECK = "realized_performance_within_interval"
 MONITORING_CHECKS = (DRIFT_CHECK, PERFORMANCE_CHECK)
-_SETTINGS = Settings.from_env()
-SCORING = _SETTINGS.scoring
-MODEL = _SETTINGS.model
 # Rows per day sampled for drift: sampling moves a 10-bin PSI by ~0.001 and KS by ~0.03 at
 # most (95%), far below the thresholds, at a small cost to the driver.
 DRIFT_ROWS_PER_DAY = 10_000
-# The trailing window of realized performance is as long as the test block its bound is from.
-TRAILING_DAYS = MODEL.test_days
-# Labels of the trailing window's cards that were known, as in the validation's test set.
-KNOWN_FRAUD_DAYS = MODEL.train_days + MODEL.delay_days
-
-
-def _require_published(
-    storage: PartitionedParquetIOManager, days: list[str], purpose: str
-) -> dict[str, int]:
-    published = storage.published_rows([FEATURES], days)
-    missing = [day for day in days if day not in published]
-    if missing:
-        raise IncompleteInputError(
-            f"{purpose} needs the features of {len(missing)} days that are not materialised "
-            f"({missing[0]}..{missing[-1]}); ingest the files that hold them first"
-        )
-    return published
 
 
 def _profile(version: registry.Serving) -> dict[str, ColumnProfile]:
     return profile_from_json(registry.reference_profile(version))
 
 
-@asset(
-    retry_policy=TRANSIENT_RETRY,
-    name=SCORED,
-    partitions_def=DAILY_PARTITIONS,
-    ins={"features": AssetIn(FEATURES)},
-    deps=[champion_alias],
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name=GROUP,
-    io_manager_key=IO_MANAGER,
-    pool=SCORING_POOL,
-    kinds={"spark", "mlflow", "parquet"},
-    check_specs=[
-        AssetCheckSpec(
-            "every_row_scored",
-            asset=SCORED,
-            blocking=True,
-            description="One score in [0, 1] for every feature row of the day.",
-        ),
-        AssetCheckSpec(
-            DRIFT_CHECK,
-            asset=SCORED,
-            description="Each model input and the score stay within the PSI and KS thresholds "
-            "of the champion's training window (warns).",
-        ),
-    ],
-    description="Every transaction of a feature day scored by the champion of the moment: "
-    "fraud probability, alert flag (score >= the version's threshold), model version, time.",
-)
+def _every_row_scored(staged: StagedVersion, expected: int) -> CheckOutcome:
+    observed = staged.observed
+    rows = sum(staged.rows.values())
+    complete = (
+        rows == expected
+        and not observed["null_scores"]
+        and 0 <= observed["score_min"] <= observed["score_max"] <= 1
+    )
+    return CheckOutcome(
+        complete,
+        f"{rows:,} scores for {expected:,} feature rows; "
+        f"{observed['null_scores']} missing; range [{observed['score_min']:.4f}, "
+        f"{observed['score_max']:.4f}]",
+    )
+
+
+def _drift(
+    features: DataFrame,
+    stored: DataFrame,
+    profile: dict[str, ColumnProfile],
+    days: int,
+    rows: int,
+    seed: int,
+    rules: ScoringRules,
+) -> CheckOutcome:
+    """Drift of a sample of each day's inputs and scores against the version's profile."""
+    inputs = [name for name in profile if name in features.columns]
+    limit = DRIFT_ROWS_PER_DAY * days
+    inputs_sample = sample_of(
+        features.select("day", *[F.col(n).cast("double") for n in inputs]), rows, limit, seed
+    )
+    scores_sample = sample_of(stored.select("day", SCORE), rows, limit, seed)
+    return drift_outcome(
+        day_drift(profile, [inputs_sample.toPandas(), scores_sample.toPandas()]),
+        rules.drift_psi_threshold,
+        rules.drift_ks_threshold,
+    )
+
+
 def scored_transactions(
     context: AssetExecutionContext,
     features: DataFrame,
     mlflow_tracking: MlflowResource,
+    model_rules: ModelRules,
+    scoring_rules: ScoringRules,
     parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
 ) -> Iterator[Output[Any] | AssetCheckResult]:
     started = time.monotonic()
     keys = list(context.partition_keys)
     storage = parquet_io_manager
-    expected = sum(_require_published(storage, keys, f"scoring {keys[0]}..{keys[-1]}").values())
+    span = f"scoring {keys[0]}..{keys[-1]}"
+    expected = sum(storage.require_published([FEATURES], keys, span).values())
     if not expected:
         raise IncompleteInputError(
             f"the features of {keys[0]}..{keys[-1]} hold no rows: there is nothing to score. "
@@ -157,36 +140,16 @@ def scored_transactions(
     model = mlflow.spark.load_model(champion.model_uri)
     scored = score_rows(features, model, champion.threshold, champion.version, datetime.now(UTC))
     staged = storage.stage([SCORED], scored, keys, context.run_id, score_metrics())
-    observed = staged.observed
-    rows, alerts = sum(staged.rows.values()), int(observed["alerts"])
+    rows, alerts = sum(staged.rows.values()), int(staged.observed["alerts"])
     context.log.info(
         f"{rows:,} scores written in {staged.seconds_to_write:.1f} s; "
         "checking them and measuring drift"
     )
-    complete = (
-        rows == expected
-        and not observed["null_scores"]
-        and 0 <= observed["score_min"] <= observed["score_max"] <= 1
-    )
-    every_row = CheckOutcome(
-        complete,
-        f"{rows:,} scores for {expected:,} feature rows; "
-        f"{observed['null_scores']} missing; range [{observed['score_min']:.4f}, "
-        f"{observed['score_max']:.4f}]",
-    )
+    every_row = _every_row_scored(staged, expected)
     yield from gate(SCORED, {"every_row_scored": every_row}, lambda: storage.discard(staged))
-    profile = _profile(champion)
-    inputs = [name for name in profile if name in features.columns]
     stored = storage.read_staged(staged)
-    limit = DRIFT_ROWS_PER_DAY * len(keys)
-    inputs_sample = sample_of(
-        features.select("day", *[F.col(n).cast("double") for n in inputs]), rows, limit, MODEL.seed
-    )
-    scores_sample = sample_of(stored.select("day", SCORE), rows, limit, MODEL.seed)
-    drifting = drift_outcome(
-        day_drift(profile, [inputs_sample.toPandas(), scores_sample.toPandas()]),
-        SCORING.drift_psi_threshold,
-        SCORING.drift_ks_threshold,
+    drifting = _drift(
+        features, stored, _profile(champion), len(keys), rows, model_rules.seed, scoring_rules
     )
     yield from check_results(SCORED, {DRIFT_CHECK: drifting}, AssetCheckSeverity.WARN)
     alerts_by_day = dict(stored.groupBy("day").agg(F.sum(F.col(ALERT).cast("int"))).collect())
@@ -202,7 +165,7 @@ def scored_transactions(
             "alert_rule": champion.alert_rule,
             "alerts": alerts,
             "alert_rate": round(alerts / max(rows, 1), 5),
-            "score_histogram": MetadataValue.md(score_histogram(observed)),
+            "score_histogram": MetadataValue.md(score_histogram(staged.observed)),
             "rows_per_day": MetadataValue.md(markdown_table(per_day)),
             "max_psi": drifting.metadata["max_psi"],
             "seconds": round(time.monotonic() - started, 1),
@@ -210,56 +173,37 @@ def scored_transactions(
     )
 
 
-REASON_COLUMNS = tuple(f"reason_{i + 1}" for i in range(SCORING.reason_columns))
-
-
-def alert_queue(cards: pd.DataFrame, profiles: dict[str, dict[str, ColumnProfile]]) -> pd.DataFrame:
-    """The top cards with one reason column per REASON_COLUMNS, from the profile of the model
+def alert_queue(
+    cards: pd.DataFrame,
+    profiles: dict[str, dict[str, ColumnProfile]],
+    reason_columns: tuple[str, ...],
+) -> pd.DataFrame:
+    """The top cards with one reason column per `reason_columns`, from the profile of the model
     version that scored each card (the inputs of its top transaction, furthest from training)."""
     queue = cards.copy()
-    for column in REASON_COLUMNS:
+    for column in reason_columns:
         queue[column] = ""
     for version, rows in queue.groupby(MODEL_VERSION):
-        explained = reasons(profiles[version], rows, len(REASON_COLUMNS))
-        for position, column in enumerate(REASON_COLUMNS):
+        explained = reasons(profiles[version], rows, len(reason_columns))
+        for position, column in enumerate(reason_columns):
             queue.loc[rows.index, column] = [
                 found[position] if position < len(found) else "" for found in explained
             ]
     return queue
 
 
-@asset(
-    retry_policy=TRANSIENT_RETRY,
-    name=ALERTS,
-    partitions_def=DAILY_PARTITIONS,
-    ins={"scored": AssetIn(SCORED), "features": AssetIn(FEATURES)},
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name=GROUP,
-    io_manager_key=IO_MANAGER,
-    pool=SCORING_POOL,
-    kinds={"spark", "parquet"},
-    check_specs=[
-        AssetCheckSpec(
-            "queue_well_formed",
-            asset=ALERTS,
-            blocking=True,
-            description="Per scored day at most k cards, each once, ranked by their score.",
-        )
-    ],
-    description=f"The investigators' queue: per day the {SCORING.alert_top_cards} cards with "
-    "the highest score, their transactions from the most suspicious down, and the inputs of "
-    "the top transaction that stand out most from the champion's training window.",
-)
 def daily_alerts(
     context: AssetExecutionContext,
     scored: DataFrame,
     features: DataFrame,
     mlflow_tracking: MlflowResource,
+    scoring_rules: ScoringRules,
     parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
 ) -> Iterator[Output[Any] | AssetCheckResult]:
     keys = list(context.partition_keys)
     storage = parquet_io_manager
-    k = SCORING.alert_top_cards
+    k = scoring_rules.alert_top_cards
+    reason_columns = scoring_rules.reason_names
     scored_rows = storage.published_rows([SCORED], keys)
     inputs = [F.col(name).cast("double") for name in NUMERIC_COLUMNS if name in features.columns]
     top = top_cards(scored, k).join(
@@ -271,7 +215,7 @@ def daily_alerts(
         version: _profile(registry.serving(mlflow_tracking.client(), version))
         for version in cards[MODEL_VERSION].unique()
     }
-    queue = alert_queue(cards, profiles)
+    queue = alert_queue(cards, profiles, reason_columns)
     columns = [
         "rank",
         "CUSTOMER_ID",
@@ -281,7 +225,7 @@ def daily_alerts(
         "transactions",
         "alerted_transactions",
         "transaction_ids",
-        *REASON_COLUMNS,
+        *reason_columns,
         MODEL_VERSION,
         "day",
     ]
@@ -293,7 +237,7 @@ def daily_alerts(
     outcome = queue_outcome(queue, {d for d, n in scored_rows.items() if n}, k)
     yield from gate(ALERTS, {"queue_well_formed": outcome}, lambda: storage.discard(staged))
     latest = queue[queue["day"] == queue["day"].max()].head(10) if len(queue) else queue
-    shown = latest[["rank", "CUSTOMER_ID", "max_score", "transactions", *REASON_COLUMNS]]
+    shown = latest[["rank", "CUSTOMER_ID", "max_score", "transactions", *reason_columns]]
     yield Output(
         staged,
         metadata={
@@ -325,11 +269,10 @@ REALIZED = (
 
 
 def _series(
-    storage: PartitionedParquetIOManager, keys: list[str], rows: pd.DataFrame
+    storage: PartitionedParquetIOManager, keys: list[str], rows: pd.DataFrame, days: int
 ) -> pd.DataFrame:
-    """The measured days of the last performance_series_days up to the run's last day: the
-    published ones before the run's days, then the run's own."""
-    days = SCORING.performance_series_days
+    """The measured days of the last `days` up to the run's last day: the published ones
+    before the run's days, then the run's own."""
     earlier = [day_offset(keys[-1], -offset) for offset in range(days - 1, -1, -1)]
     earlier = [day for day in earlier if day < keys[0]]
     published = [d for d, n in storage.published_rows([PERFORMANCE], earlier).items() if n]
@@ -355,57 +298,22 @@ def _log_to_mlflow(client: MlflowClient, rows: pd.DataFrame, runs: dict[str, str
         client.log_batch(runs[version], metrics=metrics)
 
 
-@asset(
-    retry_policy=TRANSIENT_RETRY,
-    name=PERFORMANCE,
-    partitions_def=DAILY_PARTITIONS,
-    ins={
-        "scored": AssetIn(
-            SCORED,
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=-(TRAILING_DAYS - 1), allow_nonexistent_upstream_partitions=True
-            ),
-        ),
-        "labels": AssetIn(
-            FEATURES,
-            partition_mapping=TimeWindowPartitionMapping(
-                start_offset=-(TRAILING_DAYS - 1 + KNOWN_FRAUD_DAYS),
-                end_offset=MODEL.delay_days,
-                allow_nonexistent_upstream_partitions=True,
-            ),
-        ),
-    },
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name=GROUP,
-    io_manager_key=IO_MANAGER,
-    pool=SCORING_POOL,
-    kinds={"spark", "mlflow", "parquet"},
-    check_specs=[
-        AssetCheckSpec(
-            PERFORMANCE_CHECK,
-            asset=PERFORMANCE,
-            description=f"The average precision of the served scores over the last "
-            f"{TRAILING_DAYS} days stays above the lower bound of the serving version's "
-            "validation bootstrap interval (warns).",
-        )
-    ],
-    description="Once a day's labels are known (the delay after it), what the served scores "
-    "achieved: ROC AUC, average precision, Card Precision@k and precision / recall of the "
-    "alerts, for the day and its trailing week, on the cards not known as compromised.",
-)
 def model_performance(
     context: AssetExecutionContext,
     scored: DataFrame,
     labels: DataFrame,
     mlflow_tracking: MlflowResource,
+    model_rules: ModelRules,
+    scoring_rules: ScoringRules,
     parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
 ) -> Iterator[Output[DataFrame] | AssetCheckResult]:
     keys = list(context.partition_keys)
     storage = parquet_io_manager
-    known_on = day_offset(keys[-1], MODEL.delay_days)
+    delay_days, trailing_days = model_rules.delay_days, trailing_window(model_rules)
+    known_on = day_offset(keys[-1], delay_days)
     if not storage.published_rows([FEATURES], [known_on]):
         raise IncompleteInputError(
-            f"the labels of {keys[-1]} are known from {known_on} ({MODEL.delay_days} days "
+            f"the labels of {keys[-1]} are known from {known_on} ({delay_days} days "
             f"later), whose features are not materialised: measure up to {day_offset(keys[-1], 0)} "
             f"once the file holding {known_on} is ingested"
         )
@@ -419,12 +327,12 @@ def model_performance(
     span = list(context.asset_partition_keys_for_input("scored"))
     label_days = list(context.asset_partition_keys_for_input("labels"))
     evaluated = (
-        unseen_customer_rows(labels, label_days[0], span, MODEL.delay_days)
+        unseen_customer_rows(labels, label_days[0], span, delay_days)
         .select("TRANSACTION_ID", "CUSTOMER_ID", "day", LABEL)
         .join(scored.select("TRANSACTION_ID", SCORE, ALERT, MODEL_VERSION), "TRANSACTION_ID")
     )
     table = evaluated.toPandas()
-    rows = performance_rows(table, keys, SCORING.alert_top_cards, TRAILING_DAYS)
+    rows = performance_rows(table, keys, scoring_rules.alert_top_cards, trailing_days)
     for row in rows.to_dict("records"):
         context.log.info(
             f"{row['day']}: {row['frauds']} frauds, {row['alerts']} alerts, AP "
@@ -437,13 +345,13 @@ def model_performance(
         for version in rows[MODEL_VERSION].dropna().unique()
     }
     outcome = performance_outcome(
-        rows, {v: s.average_precision_lower_bound for v, s in servings.items()}, TRAILING_DAYS
+        rows, {v: s.average_precision_lower_bound for v, s in servings.items()}, trailing_days
     )
     yield from check_results(PERFORMANCE, {PERFORMANCE_CHECK: outcome}, AssetCheckSeverity.WARN)
     _log_to_mlflow(client, rows, {v: s.run_id for v, s in servings.items()})
-    series = _series(storage, keys, rows)
+    series = _series(storage, keys, rows, scoring_rules.performance_series_days)
     latest = servings[rows[MODEL_VERSION].dropna().iloc[-1]]
-    figure = plots.performance_figure(series, latest.average_precision_lower_bound, TRAILING_DAYS)
+    figure = plots.performance_figure(series, latest.average_precision_lower_bound, trailing_days)
     artifact = f"monitoring/performance_{keys[-1]}.png"
     client.log_figure(latest.run_id, figure, artifact)
     last = rows.iloc[-1]
@@ -456,9 +364,92 @@ def model_performance(
                 if np.isfinite(last[name])
             },
             "model_version": str(last[MODEL_VERSION]),
-            "series": MetadataValue.md(series_markdown(series, TRAILING_DAYS)),
+            "series": MetadataValue.md(series_markdown(series, trailing_days)),
             "plot": MetadataValue.url(
                 f"{mlflow_tracking.run_url(latest.run_id)}/artifacts/{artifact}"
             ),
         },
     )
+
+
+def trailing_window(model: ModelSettings | ModelRules) -> int:
+    """Days of realized performance measured together: as many as the test block that the
+    version's bound comes from."""
+    return model.test_days
+
+
+def scoring_assets(settings: Settings) -> list[AssetsDefinition]:
+    """Scores, the alert queue and realized performance, per day."""
+    days = DayAssets.of(settings, GROUP, SCORING_POOL)
+    model, trailing = settings.model, trailing_window(settings.model)
+    # Labels of the trailing window's cards that were known, as in the validation's test set.
+    known_fraud_days = model.train_days + model.delay_days
+    scored = days.asset(
+        SCORED,
+        kinds=("spark", "mlflow", "parquet"),
+        ins={"features": AssetIn(FEATURES)},
+        deps=[ALIAS],
+        check_specs=[
+            *blocking_checks(
+                SCORED,
+                {"every_row_scored": "One score in [0, 1] for every feature row of the day."},
+            ),
+            AssetCheckSpec(
+                DRIFT_CHECK,
+                asset=SCORED,
+                description="Each model input and the score stay within the PSI and KS "
+                "thresholds of the champion's training window (warns).",
+            ),
+        ],
+        description="Every transaction of a feature day scored by the champion of the moment: "
+        "fraud probability, alert flag (score >= the version's threshold), model version, time.",
+    )(scored_transactions)
+    alerts = days.asset(
+        ALERTS,
+        kinds=("spark", "parquet"),
+        ins={"scored": AssetIn(SCORED), "features": AssetIn(FEATURES)},
+        check_specs=blocking_checks(
+            ALERTS,
+            {
+                "queue_well_formed": "Per scored day at most k cards, each once, ranked by "
+                "their score."
+            },
+        ),
+        description=f"The investigators' queue: per day the {settings.scoring.alert_top_cards} "
+        "cards with the highest score, their transactions from the most suspicious down, and "
+        "the inputs of the top transaction that stand out most from the champion's training "
+        "window.",
+    )(daily_alerts)
+    performance = days.asset(
+        PERFORMANCE,
+        kinds=("spark", "mlflow", "parquet"),
+        ins={
+            "scored": AssetIn(
+                SCORED,
+                partition_mapping=TimeWindowPartitionMapping(
+                    start_offset=-(trailing - 1), allow_nonexistent_upstream_partitions=True
+                ),
+            ),
+            "labels": AssetIn(
+                FEATURES,
+                partition_mapping=TimeWindowPartitionMapping(
+                    start_offset=-(trailing - 1 + known_fraud_days),
+                    end_offset=model.delay_days,
+                    allow_nonexistent_upstream_partitions=True,
+                ),
+            ),
+        },
+        check_specs=[
+            AssetCheckSpec(
+                PERFORMANCE_CHECK,
+                asset=PERFORMANCE,
+                description=f"The average precision of the served scores over the last "
+                f"{trailing} days stays above the lower bound of the serving version's "
+                "validation bootstrap interval (warns).",
+            )
+        ],
+        description="Once a day's labels are known (the delay after it), what the served scores "
+        "achieved: ROC AUC, average precision, Card Precision@k and precision / recall of the "
+        "alerts, for the day and its trailing week, on the cards not known as compromised.",
+    )(model_performance)
+    return [scored, alerts, performance]

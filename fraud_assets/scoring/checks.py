@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from fraud_assets.checks import CheckOutcome
+from fraud_assets.common.profiles import ColumnProfile, Drift, drift, largest_first
+from fraud_assets.common.scores import MODEL_VERSION
 from fraud_assets.metadata import markdown_table
-from fraud_assets.scoring.monitoring import ColumnProfile, Drift, drift, largest_first
-from fraud_assets.scoring.scores import MODEL_VERSION
 
 # Columns equal on every row of a day: a day's distribution of them is a single point.
 SAME_ALL_DAY = ("TX_DURING_WEEKEND",)

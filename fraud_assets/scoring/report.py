@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fraud_assets.common.scores import ALERT, HISTOGRAM_BINS, MODEL_VERSION, SCORE
 from fraud_assets.metadata import markdown_table
 from fraud_assets.model.training import LABEL
 from fraud_assets.scoring.monitoring import Performance, realized_performance, sparkline
-from fraud_assets.scoring.scores import ALERT, HISTOGRAM_BINS, MODEL_VERSION, SCORE
 
 
 def day_offset(key: str, offset: int) -> str:

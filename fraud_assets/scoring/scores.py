@@ -6,19 +6,15 @@ is a single pass over the features; everything else reads what was written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
-import numpy as np
 from pyspark.ml import PipelineModel
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-SCORE = "score"
-ALERT = "alert"
-MODEL_VERSION = "model_version"
-SCORED_AT = "scored_at"
+from fraud_assets.common.scores import ALERT, HISTOGRAM_BINS, MODEL_VERSION, SCORE, SCORED_AT
+
 SCORED_COLUMNS = (
     "TRANSACTION_ID",
     "TX_DATETIME",
@@ -31,7 +27,6 @@ SCORED_COLUMNS = (
     SCORED_AT,
     "day",
 )
-HISTOGRAM_BINS = 10
 
 
 def score_rows(
@@ -74,22 +69,6 @@ def score_metrics() -> dict[str, str]:
         "score_max": f"max({SCORE})",
         **bins,
     }
-
-
-def sample_of(frame: DataFrame, rows: int, limit: int, seed: int) -> DataFrame:
-    """About `limit` random rows of a frame holding `rows` rows (all of them when fewer)."""
-    fraction = min(1.0, limit / max(rows, 1))
-    if fraction >= 1.0:
-        return frame
-    return frame.sample(withReplacement=False, fraction=fraction, seed=seed)
-
-
-def sampled_columns(
-    frame: DataFrame, columns: Sequence[str], rows: int, limit: int, seed: int
-) -> dict[str, np.ndarray]:
-    """About `limit` random rows of `columns` (of a frame holding `rows` rows) as arrays."""
-    table = sample_of(frame.select(*columns), rows, limit, seed).toPandas()
-    return {name: table[name].to_numpy(dtype=np.float64) for name in columns}
 
 
 def top_cards(scored: DataFrame, k: int) -> DataFrame:

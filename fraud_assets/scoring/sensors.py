@@ -13,34 +13,28 @@ from datetime import date, timedelta
 from dagster import (
     AssetKey,
     DagsterEventType,
-    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
     RunStatusSensorContext,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
-    run_status_sensor,
     sensor,
 )
 
+from fraud_assets.common.decorators import after_success
 from fraud_assets.features.assets import FEATURES
-from fraud_assets.jobs import (
-    measure_performance,
-    process_landed_file,
-    score_days,
-    train_model,
-)
 from fraud_assets.model import registry
 from fraud_assets.model.assets import ALIAS, CANDIDATE, DATA_VERSION_TAG, alias_observation
 from fraud_assets.model.sensors import latest_cutoff
 from fraud_assets.partitions import RANGE_END_TAG, RANGE_START_TAG, range_tags
 from fraud_assets.resources.mlflow import MlflowResource
+from fraud_assets.resources.rules import ModelRules
 from fraud_assets.scoring.assets import MONITORING_CHECKS, PERFORMANCE, SCORED
 from fraud_assets.settings import Settings
 
-_SETTINGS = Settings.from_env()
 RETRAIN_TAG = "fraud_assets/retrain_cutoff"
 RETRAIN_REASON_TAG = "fraud_assets/retrain_reason"
 
@@ -69,18 +63,10 @@ def _range_request(days: list[str], run_key: str) -> RunRequest:
     return RunRequest(run_key=run_key, tags=range_tags(days[0], days[-1]))
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[process_landed_file, train_model],
-    request_job=score_days,
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=_SETTINGS.sensor_interval_seconds,
-    description="Scores new feature days (a landed file's, or those after a new champion's "
-    "cut-off) with the champion, and queues their alerts.",
-)
-def score_new_days(
+def days_to_score_request(
     context: RunStatusSensorContext, mlflow_tracking: MlflowResource
 ) -> RunRequest | SkipReason:
+    """After a landed file's or a model partition's run: the feature days left to score."""
     champion = registry.champion_version(mlflow_tracking.client())
     if champion is None:
         return SkipReason("no champion yet: nothing scores until a model partition promotes one")
@@ -97,20 +83,15 @@ def score_new_days(
     return _range_request(days, f"score-after-{context.dagster_run.run_id}")
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[score_days],
-    request_job=measure_performance,
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=_SETTINGS.sensor_interval_seconds,
-    description="Measures the served scores of the days whose labels became known.",
-)
-def measure_labelled_days(context: RunStatusSensorContext) -> RunRequest | SkipReason:
+def days_to_measure_request(
+    context: RunStatusSensorContext, rules: ModelRules
+) -> RunRequest | SkipReason:
+    """After a scoring run: the scored days whose labels became known."""
     days = days_to_measure(
         _materialized(context, SCORED),
         _materialized(context, PERFORMANCE),
         _materialized(context, FEATURES),
-        _SETTINGS.model.delay_days,
+        rules.delay_days,
     )
     if not days:
         return SkipReason("no scored day has newly known labels")
@@ -129,18 +110,10 @@ def failed_monitoring_checks(context: RunStatusSensorContext) -> list[str]:
     ]
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[score_days, measure_performance],
-    request_job=train_model,
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=_SETTINGS.sensor_interval_seconds,
-    description="Trains the latest model partition when the drift or the performance check "
-    "failed: at most once per cut-off, and only with labelled days the champion has not seen.",
-)
-def retrain_on_degradation(
-    context: RunStatusSensorContext, mlflow_tracking: MlflowResource
+def retraining_request(
+    context: RunStatusSensorContext, mlflow_tracking: MlflowResource, rules: ModelRules
 ) -> RunRequest | SkipReason:
+    """After a scoring or measuring run whose monitoring checks failed: the latest cut-off."""
     failed = failed_monitoring_checks(context)
     if not failed:
         return SkipReason(f"monitoring checks of run {context.dagster_run.run_id} passed")
@@ -148,7 +121,7 @@ def retrain_on_degradation(
     if not features:
         return SkipReason(f"{FEATURES} has no materialised day")
     latest = max(features)
-    found = latest_cutoff(latest)
+    found = latest_cutoff(latest, rules)
     if found is None:
         return SkipReason(f"features end on {latest}: no model partition has its days yet")
     cutoff = found.isoformat()
@@ -185,3 +158,47 @@ def champion_alias_watch(
     if seen == current:
         return SkipReason(f"the champion is still version {current}")
     return SensorResult(asset_events=[observation])
+
+
+def scoring_automation(
+    settings: Settings, process_landed_file, train_model, score_days, measure_performance
+) -> list[SensorDefinition]:
+    """The sensors that score new days, measure them, retrain on degradation and watch the
+    alias, each on the jobs it follows and requests."""
+
+    @after_success(
+        settings,
+        [process_landed_file, train_model],
+        score_days,
+        "Scores new feature days (a landed file's, or those after a new champion's cut-off) "
+        "with the champion, and queues their alerts.",
+    )
+    def score_new_days(
+        context: RunStatusSensorContext, mlflow_tracking: MlflowResource
+    ) -> RunRequest | SkipReason:
+        return days_to_score_request(context, mlflow_tracking)
+
+    @after_success(
+        settings,
+        [score_days],
+        measure_performance,
+        "Measures the served scores of the days whose labels became known.",
+    )
+    def measure_labelled_days(
+        context: RunStatusSensorContext, model_rules: ModelRules
+    ) -> RunRequest | SkipReason:
+        return days_to_measure_request(context, model_rules)
+
+    @after_success(
+        settings,
+        [score_days, measure_performance],
+        train_model,
+        "Trains the latest model partition when the drift or the performance check failed: at "
+        "most once per cut-off, and only with labelled days the champion has not seen.",
+    )
+    def retrain_on_degradation(
+        context: RunStatusSensorContext, mlflow_tracking: MlflowResource, model_rules: ModelRules
+    ) -> RunRequest | SkipReason:
+        return retraining_request(context, mlflow_tracking, model_rules)
+
+    return [score_new_days, measure_labelled_days, retrain_on_degradation, champion_alias_watch]

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from mlflow import MlflowClient
 
+from fraud_assets.model.portable import PortableModel, load_portable
 from fraud_assets.model.registry import champion_version, serving
-from fraud_assets.serving.portable import PortableModel, load_portable
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from fraud_assets.definitions import RESOURCES_BY_ENVIRONMENT
+from fraud_assets.model.portable import NotPortableError
 from fraud_assets.model.registry import NoChampionError
+from fraud_assets.resources.environments import resources_for
 from fraud_assets.serving.champion import ChampionWatch
 from fraud_assets.serving.history import HistoryError, warmed_state
 from fraud_assets.serving.lines import in_time_order, line_parser
-from fraud_assets.serving.portable import NotPortableError
 from fraud_assets.serving.scorer import Scorer
 from fraud_assets.serving.state import OnlineFeatures
 from fraud_assets.serving.stream import Checkpoint, StreamScorer, install_signal_handlers
@@ -35,7 +35,7 @@ def _configure_logging() -> None:
 
 def _scorer(settings: Settings, state: OnlineFeatures | None = None) -> Scorer:
     """The champion by its alias, and `state` or one warmed from the published days."""
-    resources = RESOURCES_BY_ENVIRONMENT[settings.environment](settings)
+    resources = resources_for(settings)
     tracking = resources["mlflow_tracking"]
     tracking.activate()
     champion = ChampionWatch(tracking.client(), settings.realtime.champion_check_seconds)

@@ -130,11 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--days", required=True, help="FIRST..LAST (ISO dates)")
     args = parser.parse_args(argv)
-    from fraud_assets.definitions import RESOURCES_BY_ENVIRONMENT
+    from fraud_assets.resources.environments import resources_for
     from fraud_assets.settings import Settings
 
-    settings = Settings.from_env()
-    store = RESOURCES_BY_ENVIRONMENT[settings.environment](settings)["parquet_io_manager"].store()
+    store = resources_for(Settings.from_env())["parquet_io_manager"].store()
     first, last = (date.fromisoformat(day) for day in args.days.split(".."))
     days = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
     write_repo(args.folder, store, days)

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pyarrow as pa
 
+from fraud_assets.errors import unpublished_days
 from fraud_assets.features.transforms import LOOKBACK_DAYS
 from fraud_assets.ingestion.assets import CLEANED
 from fraud_assets.resources.storage import ObjectStore, published_days, read_published
@@ -35,9 +36,7 @@ def history_rows(store: ObjectStore, until: str | None = None) -> pd.DataFrame:
     missing = sorted(set(expected) - set(wanted))
     if missing:
         raise HistoryError(
-            f"{CLEANED} lacks {len(missing)} days inside the look-back of {days[-1]} "
-            f"({', '.join(missing[:5])}): online features would miss their transactions; "
-            "ingest the files that cover them"
+            unpublished_days(CLEANED, missing, f"the online look-back of {days[-1]}")
         )
     table = read_published(store, CLEANED, wanted, _COLUMNS)
     if table is None:

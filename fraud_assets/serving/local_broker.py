@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from fraud_assets.stack.core import port_answers
+from fraud_assets.common.ports import port_answers
 
 
 def free_port() -> int:

@@ -10,13 +10,13 @@ import functools
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraud_assets.common.ports import port_answers
 from fraud_assets.settings import Settings, StackSettings
 
 DATABASES = ("dagster", "mlflow")
@@ -32,16 +32,6 @@ class StackError(RuntimeError):
 
 def _log(message: str) -> None:
     print(f"[fraud-stack] {message}", flush=True)
-
-
-def port_answers(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a program listens on `port`. A probe of a free port in the ephemeral range can
-    connect to itself (TCP simultaneous open): that is no listener."""
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        if probe.connect_ex((host, port)) != 0:
-            return False
-        return probe.getsockname() != probe.getpeername()
 
 
 def _pid_alive(pid: int, send: Callable[[int, int], None] = os.kill) -> bool:

@@ -15,6 +15,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from fraud_assets.common.ports import port_answers
+from fraud_assets.partitions import POOL_SETTINGS, set_pool_limits
 from fraud_assets.settings import PROJECT_ROOT
 from fraud_assets.stack.core import (
     DATABASE_USER,
@@ -22,7 +24,6 @@ from fraud_assets.stack.core import (
     MLFLOW_BUCKET,
     Stack,
     StackError,
-    port_answers,
 )
 
 SEAWEEDFS_PORT_OFFSETS = {
@@ -350,8 +351,6 @@ def start_spark_worker(stack: Stack) -> None:
 
 
 def dagster_yaml(stack: Stack) -> str:
-    from fraud_assets.cli import POOL_SETTINGS
-
     return f"""\
 # The services-mode instance (written by fraud-stack): runs, events and schedules in
 # PostgreSQL; the daemon launches queued runs. The database URL (with its password) comes
@@ -378,8 +377,6 @@ def _prepare_dagster_home(stack: Stack) -> None:
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
     try:
-        from fraud_assets.cli import set_pool_limits
-
         set_pool_limits(home)
     finally:
         for name, value in saved.items():

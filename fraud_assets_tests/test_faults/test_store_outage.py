@@ -9,8 +9,7 @@ from dagster import DagsterEventType, DagsterInstance
 
 from fraud_assets.datagen import cli as datagen
 from fraud_assets.definitions import build_definitions
-from fraud_assets.errors import TRANSIENT_RETRY
-from fraud_assets.jobs import process_landed_file
+from fraud_assets.features.definitions import process_landed_file
 from fraud_assets.resources.landing import S3LandingZone
 from fraud_assets_tests.seaweedfs import BUCKET, SeaweedFS, bucket_settings
 from fraud_assets_tests.sensor_ticks import tick
@@ -70,7 +69,7 @@ def test_a_store_down_mid_run_fails_clearly_and_the_next_tick_recovers(store_set
     failed = job.execute_in_process(instance=instance, tags=requests[0].tags, raise_on_error=False)
     assert not failed.success
     retries = _events(failed, DagsterEventType.STEP_RESTARTED)
-    assert len(retries) == TRANSIENT_RETRY.max_retries, "the step was retried with backoff"
+    assert len(retries) == store_settings.step_max_retries, "the step was retried with backoff"
     (failure,) = _events(failed, DagsterEventType.STEP_FAILURE)
     message = str(failure.event_specific_data.error)
     # The first request of the step lists the landing prefix to find the file's version.

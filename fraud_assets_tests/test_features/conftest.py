@@ -10,7 +10,7 @@ from fraud_assets.datagen.defects import DefectRates
 from fraud_assets.datagen.files import GeneratorConfig
 from fraud_assets.definitions import build_definitions
 from fraud_assets.features.assets import FEATURES
-from fraud_assets.jobs import process_landed_file
+from fraud_assets.features.definitions import process_landed_file
 from fraud_assets.partitions import file_period, file_run_tags
 from fraud_assets.settings import Settings
 from fraud_assets_tests.conftest import TEST_MAX_QUARANTINE_SHARE, TEST_SPARK_CONFIG

@@ -3,9 +3,9 @@ import pytest
 from dagster import AssetKey, materialize
 
 from fraud_assets.definitions import build_definitions
-from fraud_assets.features.assets import FEATURES, transaction_features
+from fraud_assets.features.assets import FEATURES, feature_assets
 from fraud_assets.features.transforms import FEATURE_TABLE_COLUMNS
-from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
+from fraud_assets.ingestion.assets import ingestion_assets
 from fraud_assets_tests.test_features.conftest import (
     all_days,
     pipeline_settings,
@@ -28,7 +28,7 @@ def test_file_by_file_equals_one_computation_of_everything(
     settings = pipeline_settings(tmp_path, three_files)
     everything = all_days()
     result = materialize(
-        [raw_transactions, clean_transactions, transaction_features],
+        [*ingestion_assets(settings), *feature_assets(settings)],
         resources=build_definitions(settings).resources,
         tags=_range_tags(everything),
     )

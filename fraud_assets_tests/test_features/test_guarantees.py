@@ -6,10 +6,11 @@ from dagster import AssetKey, DagsterInstance
 
 from fraud_assets.checks import CheckOutcome
 from fraud_assets.definitions import build_definitions
+from fraud_assets.errors import IncompleteInputError
 from fraud_assets.features import assets as feature_assets
-from fraud_assets.features.assets import FEATURES, IncompleteInputError
-from fraud_assets.ingestion.assets import raw_transactions
-from fraud_assets.jobs import process_landed_file
+from fraud_assets.features.assets import FEATURES
+from fraud_assets.features.definitions import process_landed_file
+from fraud_assets.ingestion.assets import RAW
 from fraud_assets.model.assets import split_of, window_rows
 from fraud_assets.partitions import file_period, file_run_tags
 from fraud_assets_tests.test_features.conftest import FILES, pipeline_settings, process_file
@@ -31,7 +32,7 @@ def test_features_fail_when_a_look_back_day_with_data_is_not_published(tmp_path,
     settings = pipeline_settings(tmp_path, three_files, files=(first, second))
     instance = DagsterInstance.ephemeral()
     # The first file's run has written its raw rows but not (yet) its cleaned ones.
-    raw_only = _file_run(settings, instance, first, asset_selection=[raw_transactions.key])
+    raw_only = _file_run(settings, instance, first, asset_selection=[AssetKey(RAW)])
     assert raw_only.success
     result = _file_run(settings, instance, second)
     assert not result.success
@@ -75,7 +76,7 @@ def test_a_model_window_with_an_empty_day_that_holds_data_is_refused(first_file)
     settings, _ = first_file
     resources = build_definitions(settings).resources
     storage, ledger = resources["parquet_io_manager"], resources["ledger"]
-    split = split_of("2019-08-28")
+    split = split_of("2019-08-28", settings.model)
     window = [
         day
         for day in file_period(FILES[0], 30).partition_keys

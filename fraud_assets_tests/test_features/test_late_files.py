@@ -11,10 +11,11 @@ from dagster._core.definitions.data_version import StaleStatus
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from fraud_assets.definitions import build_definitions
-from fraud_assets.features.assets import FEATURES, transaction_features
-from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
-from fraud_assets.jobs import process_landed_file
+from fraud_assets.features.assets import FEATURES, feature_assets
+from fraud_assets.features.definitions import process_landed_file
+from fraud_assets.ingestion.assets import ingestion_assets
 from fraud_assets.partitions import file_period
+from fraud_assets.settings import Settings
 from fraud_assets_tests.test_features.conftest import (
     FILES,
     all_days,
@@ -25,11 +26,12 @@ from fraud_assets_tests.test_features.conftest import (
 
 pytestmark = pytest.mark.slow
 FEATURES_KEY = AssetKey(FEATURES)
+SETTINGS = Settings.from_env()
 
 
 def _stale_days(instance: DagsterInstance) -> list[str]:
     resolver = get_stale_status_resolver(
-        instance, [raw_transactions, clean_transactions, transaction_features]
+        instance, [*ingestion_assets(SETTINGS), *feature_assets(SETTINGS)]
     )
     return [
         day for day in all_days() if resolver.get_status(FEATURES_KEY, day) == StaleStatus.STALE

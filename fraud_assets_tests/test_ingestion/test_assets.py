@@ -1,17 +1,18 @@
 import shutil
 
 import pytest
-from dagster import AssetIn, DagsterInstance, asset, materialize
+from dagster import AssetIn, BackfillPolicy, DagsterInstance, asset, materialize
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fraud_assets.definitions import local_resources
-from fraud_assets.ingestion import assets as ingestion_assets
-from fraud_assets.ingestion.assets import clean_transactions, raw_transactions
-from fraud_assets.partitions import DAILY_PARTITIONS, file_period, file_run_tags
+from fraud_assets.ingestion import assets as ingestion_module
+from fraud_assets.ingestion.assets import ingestion_assets
+from fraud_assets.partitions import daily_partitions, file_period, file_run_tags
+from fraud_assets.resources.environments import local_resources
+from fraud_assets.settings import Settings
 from fraud_assets_tests.test_ingestion.helpers import HEADER, good_line
 
-ASSETS = [raw_transactions, clean_transactions]
+ASSETS = ingestion_assets(Settings.from_env())
 
 
 @pytest.fixture
@@ -73,16 +74,16 @@ def test_a_failing_check_blocks_what_comes_after(landed, monkeypatch):
     reached = []
 
     @asset(
-        partitions_def=DAILY_PARTITIONS,
+        partitions_def=daily_partitions(landed),
         ins={"cleaned": AssetIn("cleaned_transactions")},
-        backfill_policy=raw_transactions.backfill_policy,
+        backfill_policy=BackfillPolicy.single_run(),
         io_manager_key="parquet_io_manager",
     )
     def downstream(cleaned: DataFrame) -> DataFrame:
         reached.append(True)
         return cleaned
 
-    original = ingestion_assets.cleaned_rows
+    original = ingestion_module.cleaned_rows
 
     def lossy(classified):
         # Fault injection: the cleaning step silently loses one row.
@@ -90,7 +91,7 @@ def test_a_failing_check_blocks_what_comes_after(landed, monkeypatch):
         first = cleaned.agg(F.min("transaction_id")).first()[0]
         return cleaned.where(F.col("transaction_id") != first)
 
-    monkeypatch.setattr(ingestion_assets, "cleaned_rows", lossy)
+    monkeypatch.setattr(ingestion_module, "cleaned_rows", lossy)
     result = materialize(
         [*ASSETS, downstream],
         resources=local_resources(landed),

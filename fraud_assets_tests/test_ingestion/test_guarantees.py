@@ -9,13 +9,14 @@ from dagster import DagsterInstance, materialize
 
 from fraud_assets.datagen.defects import DefectRates
 from fraud_assets.datagen.files import GeneratorConfig
-from fraud_assets.definitions import local_resources
-from fraud_assets.ingestion.assets import CLEANED, RAW, clean_transactions, raw_transactions
+from fraud_assets.ingestion.assets import CLEANED, RAW, ingestion_assets
 from fraud_assets.partitions import file_period, file_run_tags
+from fraud_assets.resources.environments import local_resources
+from fraud_assets.settings import Settings
 from fraud_assets_tests.conftest import write_landing_files
 from fraud_assets_tests.test_ingestion.helpers import HEADER, good_line
 
-ASSETS = [raw_transactions, clean_transactions]
+ASSETS = ingestion_assets(Settings.from_env())
 TINY = GeneratorConfig(customers=40, terminals=30, files=2, seed=11, defects=DefectRates.none())
 FIRST, SECOND = "2019-08-22.txt", "2019-09-21.txt"
 

@@ -4,9 +4,9 @@ import pytest
 from dagster import DagsterInstance
 
 from fraud_assets.checks import ChecksFailedError
-from fraud_assets.definitions import local_resources
 from fraud_assets.ingestion.sensors import LandingCursor, plan_runs, retry_request
 from fraud_assets.partitions import LANDED_FILE_TAG, LANDED_VERSION_TAG
+from fraud_assets.resources.environments import local_resources
 from fraud_assets.resources.landing import LandedFile
 from fraud_assets.resources.ledger import LandingRecord
 from fraud_assets_tests.sensor_ticks import evaluate, tick, ticks_until_requested

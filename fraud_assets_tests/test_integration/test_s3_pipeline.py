@@ -7,7 +7,7 @@ from dagster import DagsterInstance
 
 from fraud_assets.datagen import cli as datagen
 from fraud_assets.definitions import build_definitions
-from fraud_assets.jobs import process_landed_file
+from fraud_assets.features.definitions import process_landed_file
 from fraud_assets.resources.s3 import S3Config
 from fraud_assets_tests.seaweedfs import BUCKET, bucket_settings
 from fraud_assets_tests.sensor_ticks import tick

@@ -5,24 +5,20 @@ import dataclasses
 from typing import Any
 
 import pytest
-from dagster import AssetSelection, DagsterInstance, materialize
+from dagster import AssetKey, AssetSelection, AssetSpec, DagsterInstance, materialize
 from mlflow import MlflowClient
 
 from fraud_assets.definitions import build_definitions
-from fraud_assets.features.assets import transaction_features
+from fraud_assets.features.assets import FEATURES
 from fraud_assets.features.transforms import MODEL_FEATURES
-from fraud_assets.model.assets import (
-    CANDIDATE,
-    CHAMPION,
-    VALIDATION,
-    champion_model,
-    fraud_model,
-    model_validation,
-)
+from fraud_assets.model.assets import CANDIDATE, CHAMPION, VALIDATION, model_assets
 from fraud_assets.model.registry import champion_version, rollback
+from fraud_assets.settings import Settings
 from fraud_assets_tests.conftest import local_mlflow
 
 pytestmark = pytest.mark.slow
+# The model assets as the definitions build them from the default settings.
+MODEL_ASSETS = model_assets(Settings.from_env())
 
 WEAK = ["TX_DURING_WEEKEND"]
 AMOUNT_ONLY = ["TX_AMOUNT"]
@@ -58,11 +54,11 @@ def _materialize(
             VALIDATION: {"config": {"resamples": 300}},
         }
     }
-    selection = AssetSelection.assets(*(only or [fraud_model, model_validation, champion_model]))
+    selection = AssetSelection.assets(*(only or [CANDIDATE, VALIDATION, CHAMPION]))
     if only:
         run_config = {"ops": {}}
     return materialize(
-        [transaction_features.to_source_asset(), fraud_model, model_validation, champion_model],
+        [AssetSpec(FEATURES, partitions_def=MODEL_ASSETS[0].partitions_def), *MODEL_ASSETS[:3]],
         selection=selection,
         partition_key=partition,
         resources=resources,
@@ -149,10 +145,10 @@ def test_champion_lifecycle(model_pipeline):
     assert client.get_model_version("fraud_detector", "3").tags["previous_champion"] == "1"
 
     # The same decision again, then after a rollback: the alias does not flip twice.
-    again = _materialize(model_pipeline, "2019-11-05", [], only=[champion_model])
+    again = _materialize(model_pipeline, "2019-11-05", [], only=[CHAMPION])
     assert again.success and not _decision(again)["promoted"]
     assert rollback(client) == ("1", "3")
-    replayed = _materialize(model_pipeline, "2019-11-05", [], only=[champion_model])
+    replayed = _materialize(model_pipeline, "2019-11-05", [], only=[CHAMPION])
     assert replayed.success and not _decision(replayed)["promoted"]
     assert "twice" in _decision(replayed)["reason"]
     assert _champion(client) == "1"
@@ -170,6 +166,6 @@ def test_a_candidate_below_the_quality_floor_goes_no_further(model_pipeline):
         "a candidate below the floor is never registered"
     )
     assert result.get_asset_materialization_events() == []
-    assert not instance.get_materialized_partitions(model_validation.key, after_cursor=None) & {
+    assert not instance.get_materialized_partitions(AssetKey(VALIDATION), after_cursor=None) & {
         "2019-10-13"
     }

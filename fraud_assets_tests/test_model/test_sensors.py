@@ -10,11 +10,20 @@ from dagster import (
 )
 
 from fraud_assets.features.assets import FEATURES
-from fraud_assets.model.sensors import model_on_new_features, weekly_retraining
+from fraud_assets.features.definitions import process_landed_file
+from fraud_assets.model.definitions import train_model
+from fraud_assets.model.sensors import model_automation
 from fraud_assets.resources.mlflow import MlflowResource
+from fraud_assets.resources.rules import ModelRules
+from fraud_assets.settings import Settings
 from fraud_assets_tests.test_features.conftest import FILES
 
 pytestmark = pytest.mark.slow
+SETTINGS = Settings.from_env()
+RULES = {"model_rules": ModelRules.from_settings(SETTINGS)}
+model_on_new_features, weekly_retraining = model_automation(
+    SETTINGS, process_landed_file, train_model
+)
 
 
 def after_run(sensor, instance, run_id: str, resources: dict | None = None):
@@ -35,7 +44,7 @@ def test_a_files_features_request_its_model_partition(file_by_file, tmp_path):
     _, instance, results = file_by_file
     # No champion in an empty MLflow store: the first model is trained.
     store = f"sqlite:///{tmp_path}/mlflow.db"
-    tracking = {"mlflow_tracking": MlflowResource(tracking_uri=store, registry_uri=store)}
+    tracking = {"mlflow_tracking": MlflowResource(tracking_uri=store, registry_uri=store), **RULES}
 
     def _after(instance, run_id):
         return after_run(model_on_new_features, instance, run_id, tracking)
@@ -54,11 +63,11 @@ def test_a_files_features_request_its_model_partition(file_by_file, tmp_path):
 
 def test_the_weekly_schedule_trains_on_the_latest_features():
     with instance_for_test() as instance:
-        nothing = weekly_retraining(build_schedule_context(instance=instance))
+        nothing = weekly_retraining(build_schedule_context(instance=instance, resources=RULES))
         assert isinstance(nothing, SkipReason)
         for day in ("2019-11-18", "2019-11-19"):
             instance.report_runless_asset_event(
                 AssetMaterialization(asset_key=FEATURES, partition=day)
             )
-        request = weekly_retraining(build_schedule_context(instance=instance))
+        request = weekly_retraining(build_schedule_context(instance=instance, resources=RULES))
     assert isinstance(request, RunRequest) and request.partition_key == "2019-11-05"

@@ -3,8 +3,9 @@
 import pytest
 from dagster import EnvVar
 
-from fraud_assets.definitions import RESOURCES_BY_ENVIRONMENT, build_definitions
+from fraud_assets.definitions import build_definitions
 from fraud_assets.metadata import markdown_cell, markdown_table, without_credentials
+from fraud_assets.resources.environments import RESOURCES_BY_ENVIRONMENT
 from fraud_assets.resources.mlflow import MlflowResource
 from fraud_assets.resources.s3 import S3Config
 from fraud_assets.resources.spark import default_spark_config

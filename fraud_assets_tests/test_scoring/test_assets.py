@@ -19,17 +19,13 @@ from mlflow import MlflowClient
 
 from fraud_assets.datagen.simulator import Drift
 from fraud_assets.definitions import build_definitions
-from fraud_assets.jobs import measure_performance, score_days, train_model
 from fraud_assets.model.assets import ALIAS, CANDIDATE, VALIDATION
+from fraud_assets.model.definitions import train_model
 from fraud_assets.model.registry import THRESHOLD_TAG, champion_version
 from fraud_assets.partitions import range_tags
 from fraud_assets.scoring.assets import ALERTS, DRIFT_CHECK, PERFORMANCE, PERFORMANCE_CHECK, SCORED
-from fraud_assets.scoring.sensors import (
-    RETRAIN_TAG,
-    measure_labelled_days,
-    retrain_on_degradation,
-    score_new_days,
-)
+from fraud_assets.scoring.definitions import measure_performance, score_days
+from fraud_assets.scoring.sensors import RETRAIN_TAG
 from fraud_assets_tests.conftest import local_mlflow, write_landing_files
 from fraud_assets_tests.test_features.conftest import (
     FILES,
@@ -83,7 +79,7 @@ def scoring_pipeline(tmp_path_factory):
 
 
 def _tracking(defs) -> dict:
-    return {"mlflow_tracking": defs.resources["mlflow_tracking"]}
+    return {name: defs.resources[name] for name in ("mlflow_tracking", "model_rules")}
 
 
 def _run(defs, instance, job, request: RunRequest, must_succeed: bool = True):
@@ -115,7 +111,9 @@ def test_healthy_days_are_scored_queued_and_measured_without_retraining(scoring_
     assert str(champion.version) == "1" and float(champion.tags[THRESHOLD_TAG]) > 0
 
     # The new champion scores the feature days after its cut-off.
-    request = after_run(score_new_days, instance, trained.run_id, _tracking(defs))
+    request = after_run(
+        defs.resolve_sensor_def("score_new_days"), instance, trained.run_id, _tracking(defs)
+    )
     assert isinstance(request, RunRequest) and _range(request) == ("2019-11-06", "2019-11-19")
     scored_run = _run(defs, instance, score_days, request)
     checks = _checks(scored_run)
@@ -145,7 +143,12 @@ def test_healthy_days_are_scored_queued_and_measured_without_retraining(scoring_
     assert "reason_1" in preview.value
 
     # Labels of 11-06..11-12 are known by 11-19: those days are measured.
-    measure = after_run(measure_labelled_days, instance, scored_run.run_id)
+    measure = after_run(
+        defs.resolve_sensor_def("measure_labelled_days"),
+        instance,
+        scored_run.run_id,
+        _tracking(defs),
+    )
     assert isinstance(measure, RunRequest) and _range(measure) == ("2019-11-06", "2019-11-12")
     measured = _run(defs, instance, measure_performance, measure)
     assert _checks(measured)[PERFORMANCE_CHECK].passed, _checks(measured)[PERFORMANCE_CHECK]
@@ -159,7 +162,9 @@ def test_healthy_days_are_scored_queued_and_measured_without_retraining(scoring_
 
     # Healthy monitoring asks for no retraining.
     for run in (scored_run, measured):
-        skipped = after_run(retrain_on_degradation, instance, run.run_id, _tracking(defs))
+        skipped = after_run(
+            defs.resolve_sensor_def("retrain_on_degradation"), instance, run.run_id, _tracking(defs)
+        )
         assert isinstance(skipped, SkipReason) and "passed" in skipped.skip_message
 
 
@@ -217,23 +222,40 @@ def test_a_drifted_feed_triggers_exactly_one_retraining(scoring_pipeline):
     shutil.copy(generated / DRIFTED_FILE, settings.landing_dir / DRIFTED_FILE)
     landed = process_file(settings, instance, DRIFTED_FILE)
 
-    request = after_run(score_new_days, instance, landed.run_id, _tracking(defs))
+    request = after_run(
+        defs.resolve_sensor_def("score_new_days"), instance, landed.run_id, _tracking(defs)
+    )
     assert isinstance(request, RunRequest) and _range(request) == ("2019-11-20", "2019-12-19")
     scored_run = _run(defs, instance, score_days, request)
     drift = _checks(scored_run)[DRIFT_CHECK]
     assert not drift.passed and "TX_AMOUNT" in drift.description
     assert drift.metadata["days_drifting"].value == 30
 
-    retrain = after_run(retrain_on_degradation, instance, scored_run.run_id, _tracking(defs))
+    retrain = after_run(
+        defs.resolve_sensor_def("retrain_on_degradation"),
+        instance,
+        scored_run.run_id,
+        _tracking(defs),
+    )
     assert isinstance(retrain, RunRequest)
     assert retrain.partition_key == "2019-12-05" and retrain.tags[RETRAIN_TAG] == "2019-12-05"
     # Whether the new candidate passes its floor or not, the cut-off had its one retraining.
     _run(defs, instance, train_model, retrain, must_succeed=False)
 
     # The labels of the drifted days arrive: performance falls, but the cut-off is trained.
-    measure = after_run(measure_labelled_days, instance, scored_run.run_id)
+    measure = after_run(
+        defs.resolve_sensor_def("measure_labelled_days"),
+        instance,
+        scored_run.run_id,
+        _tracking(defs),
+    )
     assert isinstance(measure, RunRequest)
     measured = _run(defs, instance, measure_performance, measure)
-    again = after_run(retrain_on_degradation, instance, measured.run_id, _tracking(defs))
+    again = after_run(
+        defs.resolve_sensor_def("retrain_on_degradation"),
+        instance,
+        measured.run_id,
+        _tracking(defs),
+    )
     assert isinstance(again, SkipReason)
     assert sum(1 for run in instance.get_runs() if run.tags.get(RETRAIN_TAG)) == 1

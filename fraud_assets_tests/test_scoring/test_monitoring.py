@@ -5,23 +5,21 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from fraud_assets.model.metrics import EvaluationSet
-from fraud_assets.scoring.checks import drift_outcome, performance_outcome, queue_outcome
-from fraud_assets.scoring.monitoring import (
-    AlertRule,
+from fraud_assets.common.profiles import (
     ColumnProfile,
     Drift,
     build_profile,
     drift,
     profile_from_json,
     profile_to_json,
-    realized_performance,
     reasons,
-    sparkline,
-    threshold_for_budget,
 )
+from fraud_assets.common.scores import MODEL_VERSION
+from fraud_assets.model.alert_rule import AlertRule, threshold_for_budget
+from fraud_assets.model.metrics import EvaluationSet
+from fraud_assets.scoring.checks import drift_outcome, performance_outcome, queue_outcome
+from fraud_assets.scoring.monitoring import realized_performance, sparkline
 from fraud_assets.scoring.report import performance_rows
-from fraud_assets.scoring.scores import MODEL_VERSION
 
 
 def test_a_daily_budget_leaves_a_tie_at_the_limit_out_whole():

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 from fraud_assets.definitions import build_definitions
 from fraud_assets.features.transforms import MODEL_FEATURES, stored_inputs
 from fraud_assets.ingestion.assets import CLEANED
+from fraud_assets.model.portable import log_portable
 from fraud_assets.model.registry import CHAMPION, THRESHOLD_TAG
 from fraud_assets.model.training import fit
 from fraud_assets.partitions import file_period
@@ -21,7 +22,6 @@ from fraud_assets.serving.champion import ChampionWatch
 from fraud_assets.serving.history import warmed_state
 from fraud_assets.serving.lines import in_time_order
 from fraud_assets.serving.local_broker import free_port, start_tansu
-from fraud_assets.serving.portable import log_portable
 from fraud_assets.serving.scorer import Scorer
 from fraud_assets.settings import MlflowSettings, Settings
 from fraud_assets_tests.conftest import local_mlflow

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from fraud_assets.features.transforms import MODEL_FEATURES, stored_inputs
+from fraud_assets.model.portable import NotPortableError, export, load_portable, log_portable
 from fraud_assets.model.training import fit, with_scores
 from fraud_assets.partitions import file_period
 from fraud_assets.resources.mlflow import MlflowResource
-from fraud_assets.serving.portable import NotPortableError, export, load_portable, log_portable
 from fraud_assets_tests.conftest import local_mlflow
 from fraud_assets_tests.test_features.conftest import FILES, stored_features
 

@@ -1,0 +1,1 @@
+"""What several domains share: reference profiles and drift, score columns, port probes."""
