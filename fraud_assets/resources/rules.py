@@ -8,6 +8,7 @@ each keep their own values. A field left unset in an asset's run config takes th
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -54,6 +55,30 @@ class IngestionRules(ConfigurableResource):
         return date.fromisoformat(self.time_origin)
 
 
+# Rule fields named as the run config names them, not as the settings do.
+_SETTING_OF_FIELD = {
+    "timeout_seconds": "tuning_timeout_seconds",
+    "resamples": "bootstrap_resamples",
+    "unit": "bootstrap_unit",
+    "metric": "promotion_metric",
+    "alpha": "promotion_alpha",
+}
+
+
+def _copied(rules: type[ConfigurableResource], *sources: object) -> dict[str, Any]:
+    """The value of each field of `rules` from the first of the settings `sources` that has
+    it (fields no source has are left to the caller)."""
+    values = {}
+    for name in rules.model_fields:
+        setting = _SETTING_OF_FIELD.get(name, name)
+        for source in sources:
+            if hasattr(source, setting):
+                value = getattr(source, setting)
+                values[name] = list(value) if isinstance(value, tuple) else value
+                break
+    return values
+
+
 class ModelRules(ConfigurableResource):
     """Windows, tuning budget, promotion rule and alert rule of the model partitions."""
 
@@ -84,27 +109,9 @@ class ModelRules(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelRules:
-        model, scoring = settings.model, settings.scoring
         return cls(
-            train_days=model.train_days,
-            delay_days=model.delay_days,
-            test_days=model.test_days,
-            validation_days=model.validation_days,
-            tuning_folds=model.tuning_folds,
-            families=list(model.families),
-            max_evals=model.max_evals,
-            timeout_seconds=model.tuning_timeout_seconds,
-            seed=model.seed,
-            resamples=model.bootstrap_resamples,
-            unit=model.bootstrap_unit,
-            metric=model.promotion_metric,
-            alpha=model.promotion_alpha,
-            floor_roc_auc=model.floor_roc_auc,
-            floor_average_precision=model.floor_average_precision,
-            alert_max_fpr=scoring.alert_max_fpr,
-            alert_daily_budget=scoring.alert_daily_budget,
+            **_copied(cls, settings.model, settings.scoring),
             partitions_start=settings.partitions_start.isoformat(),
-            train_on_every_file=scoring.train_on_every_file,
         )
 
     @property
@@ -124,14 +131,7 @@ class ScoringRules(ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScoringRules:
-        scoring = settings.scoring
-        return cls(
-            alert_top_cards=scoring.alert_top_cards,
-            reason_columns=scoring.reason_columns,
-            drift_psi_threshold=scoring.drift_psi_threshold,
-            drift_ks_threshold=scoring.drift_ks_threshold,
-            performance_series_days=scoring.performance_series_days,
-        )
+        return cls(**_copied(cls, settings.scoring))
 
     @property
     def reason_names(self) -> tuple[str, ...]:
