@@ -95,11 +95,11 @@ def training(args: argparse.Namespace) -> None:
             "FRAUD_TUNING_FOLDS": str(args.folds),
         }
     )
-    from dagster import AssetSpec, DagsterInstance, materialize
+    from dagster import DagsterInstance, materialize
     from ingest_benchmark import PeakMemory
 
     from fraud_assets.definitions import build_definitions
-    from fraud_assets.features.assets import FEATURES
+    from fraud_assets.features.assets import feature_assets
     from fraud_assets.model.assets import CANDIDATE, model_assets
     from fraud_assets.settings import Settings
 
@@ -114,7 +114,7 @@ def training(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     with PeakMemory() as memory:
         result = materialize(
-            [AssetSpec(FEATURES, partitions_def=candidate.partitions_def), *assets],
+            [feature_assets(settings)[0].to_source_asset(), *assets],
             partition_key=args.cutoff,
             resources=build_definitions(settings).resources,
             instance=DagsterInstance.ephemeral(),

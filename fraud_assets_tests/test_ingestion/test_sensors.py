@@ -1,4 +1,5 @@
 import shutil
+from datetime import date
 
 import pytest
 from dagster import DagsterInstance
@@ -11,6 +12,9 @@ from fraud_assets.resources.landing import LandedFile
 from fraud_assets.resources.ledger import LandingRecord
 from fraud_assets_tests.sensor_ticks import evaluate, tick, ticks_until_requested
 from fraud_assets_tests.test_ingestion.helpers import good_line
+
+# The first partition day of the default settings.
+FIRST_DAY = date(2019, 8, 22)
 
 
 @pytest.fixture
@@ -130,7 +134,9 @@ def test_bad_names_are_reported_once_and_never_stop_the_other_files(landing, sma
 def test_overlapping_periods_are_rejected_with_the_reason(landing):
     for name in ("2020-02-01.txt", "2020-03-01.txt"):
         (landing.landing_dir / name).write_text("")
-    plan = plan_runs(local_resources(landing)["landing"].list_entries(), LandingCursor(), {}, 30)
+    plan = plan_runs(
+        local_resources(landing)["landing"].list_entries(), LandingCursor(), {}, 30, FIRST_DAY
+    )
     assert plan.wanted == []
     reasons = dict((landed.key, why) for landed, why in plan.rejected)
     assert sorted(reasons) == ["2020-02-01.txt", "2020-03-01.txt"]
@@ -141,10 +147,10 @@ def test_overlapping_periods_are_rejected_with_the_reason(landing):
 def test_a_late_file_that_sorts_first_is_taken_at_the_next_tick():
     cursor = LandingCursor()
     later = LandedFile("2019-09-21.txt", "v1", 10)
-    plan = plan_runs([later], cursor, {}, 30)
+    plan = plan_runs([later], cursor, {}, 30, FIRST_DAY)
     assert [f.key for f, _ in plan.wanted] == ["2019-09-21.txt"]
     late = LandedFile("2019-08-22.txt", "v1", 10)
-    plan = plan_runs([late, later], cursor, {}, 30)
+    plan = plan_runs([late, later], cursor, {}, 30, FIRST_DAY)
     assert [f.key for f, _ in plan.wanted] == ["2019-08-22.txt"]
 
 

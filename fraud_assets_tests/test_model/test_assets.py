@@ -5,11 +5,11 @@ import dataclasses
 from typing import Any
 
 import pytest
-from dagster import AssetKey, AssetSelection, AssetSpec, DagsterInstance, materialize
+from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 from mlflow import MlflowClient
 
 from fraud_assets.definitions import build_definitions
-from fraud_assets.features.assets import FEATURES
+from fraud_assets.features.assets import feature_assets
 from fraud_assets.features.transforms import MODEL_FEATURES
 from fraud_assets.model.assets import CANDIDATE, CHAMPION, VALIDATION, model_assets
 from fraud_assets.model.registry import champion_version, rollback
@@ -19,6 +19,7 @@ from fraud_assets_tests.conftest import local_mlflow
 pytestmark = pytest.mark.slow
 # The model assets as the definitions build them from the default settings.
 MODEL_ASSETS = model_assets(Settings.from_env())
+FEATURE_SOURCE = feature_assets(Settings.from_env())[0].to_source_asset()
 
 WEAK = ["TX_DURING_WEEKEND"]
 AMOUNT_ONLY = ["TX_AMOUNT"]
@@ -58,7 +59,7 @@ def _materialize(
     if only:
         run_config = {"ops": {}}
     return materialize(
-        [AssetSpec(FEATURES, partitions_def=MODEL_ASSETS[0].partitions_def), *MODEL_ASSETS[:3]],
+        [FEATURE_SOURCE, *MODEL_ASSETS[:3]],
         selection=selection,
         partition_key=partition,
         resources=resources,
