@@ -15,9 +15,12 @@ from fraud_assets.settings import MlflowSettings, Settings
 from fraud_assets_tests.seaweedfs import seaweedfs_server  # noqa: F401  (a fixture)
 
 TEST_MAX_QUARANTINE_SHARE = 0.1
+# The test files are a few thousand rows: two splits per file and four shuffle partitions keep
+# two cores busy without a wave of near-empty tasks per Spark job.
 TEST_SPARK_CONFIG = {
     "spark.master": "local[2]",
     "spark.sql.shuffle.partitions": "4",
+    "spark.sql.files.minPartitionNum": "2",
     "spark.driver.memory": "1g",
 }
 

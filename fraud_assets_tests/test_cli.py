@@ -1,5 +1,7 @@
 """The README's main command, end to end on a small generated data set."""
 
+import json
+
 import pytest
 from dagster import DagsterInstance
 
@@ -9,6 +11,7 @@ from fraud_assets.definitions import build_definitions
 from fraud_assets.model.registry import champion_version
 from fraud_assets.partitions import file_period
 from fraud_assets.settings import Settings
+from fraud_assets_tests.conftest import TEST_SPARK_CONFIG
 
 FILES = ("2019-08-22.txt", "2019-09-21.txt", "2019-10-21.txt")
 
@@ -19,6 +22,7 @@ def test_pipeline_run_generates_ingests_trains_scores_and_is_idempotent(
 ):
     monkeypatch.setenv("FRAUD_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "data" / "dagster_home"))
+    monkeypatch.setenv("FRAUD_SPARK_CONF", json.dumps(TEST_SPARK_CONFIG))
     # A small, quick model: this data set is too small for the default quality floor.
     for name, value in {
         "FRAUD_MODEL_FAMILIES": "logistic_regression",

@@ -6,6 +6,7 @@ when a new version of the asset appears in storage (Spark or the upload is writi
 """
 
 import hashlib
+import json
 import os
 import posixpath
 import re
@@ -26,6 +27,7 @@ from fraud_assets.resources.mlflow import REGISTERED_MODEL
 from fraud_assets.resources.s3 import S3Config
 from fraud_assets.resources.storage import ObjectStore, published_days, read_published
 from fraud_assets.settings import S3Settings
+from fraud_assets_tests.conftest import TEST_SPARK_CONFIG
 from fraud_assets_tests.seaweedfs import ACCESS_KEY, BUCKET, SECRET_KEY
 from fraud_assets_tests.small_world import SMALL_MODEL_SETTINGS
 
@@ -111,6 +113,7 @@ def _local(tmp_path: Path) -> tuple[dict[str, str], ObjectStore]:
         "FRAUD_ENV": "local",
         "FRAUD_DATA_DIR": str(data),
         "FRAUD_MAX_QUARANTINE_SHARE": "0.5",
+        "FRAUD_SPARK_CONF": json.dumps(TEST_SPARK_CONFIG),
     }
     env.pop("DAGSTER_HOME", None)
     return env, ObjectStore(filesystem=pafs.LocalFileSystem(), root=str(data / "warehouse"))
@@ -175,11 +178,11 @@ TRIAL_LINE = re.compile(r"trial 1/1 .*mean validation average_precision (\d\.\d+
 def test_kill_9_while_training_registers_nothing_and_the_rerun_scores_the_same(tmp_path):
     env, store = _local(tmp_path)
     env |= SMALL_MODEL_SETTINGS
-    _finish(_pipeline(env, *TWO_FILES, "--skip-models"))
     # The registry named too: an earlier test's resource may have set mlflow's global one.
     mlflow_store = f"sqlite:///{tmp_path}/data/mlflow/mlflow.db"
     client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
 
+    # The killed run ingests both files first, then trains: the kill lands in its first trial.
     run = _pipeline(env, *TWO_FILES, "--max-evals", "1")
     _kill_when(run, lambda: bool(TRIAL_LINE.search(run.output())), "the first tuning trial")
     killed_score = TRIAL_LINE.search(run.output()).group(1)

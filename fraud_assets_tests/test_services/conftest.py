@@ -2,6 +2,7 @@
 loopback ports in a run folder of its own, and stopped at the end with nothing left behind."""
 
 import contextlib
+import json
 import os
 import random
 import socket
@@ -24,13 +25,18 @@ from fraud_assets.model.registry import CHAMPION
 from fraud_assets.resources.mlflow import REGISTERED_MODEL
 from fraud_assets.settings import Settings
 from fraud_assets.stack.core import Stack
+from fraud_assets_tests.conftest import TEST_SPARK_CONFIG
 from fraud_assets_tests.small_world import SMALL_MODEL_SETTINGS
 
 PIPELINE_SETTINGS = {
     **SMALL_MODEL_SETTINGS,
     "FRAUD_SENSOR_INTERVAL_SECONDS": "5",
-    "FRAUD_TUNING_MAX_EVALS": "2",
+    "FRAUD_TUNING_MAX_EVALS": "1",
     "FRAUD_SPARK_DRIVER_MEMORY": "1g",
+    # The cluster's own master, with the test files' splits and shuffle partitions.
+    "FRAUD_SPARK_CONF": json.dumps(
+        {key: value for key, value in TEST_SPARK_CONFIG.items() if key.startswith("spark.sql.")}
+    ),
     "FRAUD_STACK_SPARK_WORKER_MEMORY": "2g",
 }
 STACK_TIMEOUT_SECONDS = 900
