@@ -31,6 +31,7 @@ from fraud_assets.model.metrics import EvaluationSet
 
 LABEL = "TX_FRAUD"
 WEIGHT = "class_weight"
+FAMILIES = ("logistic_regression", "random_forest", "gbt", "xgboost")
 EVALUATION_COLUMNS = ("TRANSACTION_ID", "CUSTOMER_ID", "day", LABEL)
 _ASSEMBLED, _SCALED = "features", "scaled_features"
 
@@ -150,83 +151,70 @@ def training_frame(frame: DataFrame, features: Sequence[str], weight: float) -> 
     )
 
 
-# Each family's estimator, the vector column it reads (scaled for logistic regression), and which
-# trial parameter, cast to which type, sets which of its arguments.
-_ESTIMATORS: dict[str, tuple[type, str, dict[str, tuple[str, type]]]] = {
-    "logistic_regression": (
-        LogisticRegression,
-        _SCALED,
-        {"regParam": ("reg_param", float), "elasticNetParam": ("elastic_net", float)},
-    ),
-    "random_forest": (
-        RandomForestClassifier,
-        _ASSEMBLED,
-        {
-            "numTrees": ("num_trees", int),
-            "maxDepth": ("max_depth", int),
-            "minInstancesPerNode": ("min_instances", int),
-        },
-    ),
-    "gbt": (
-        GBTClassifier,
-        _ASSEMBLED,
-        {
-            "maxIter": ("max_iter", int),
-            "maxDepth": ("max_depth", int),
-            "stepSize": ("step_size", float),
-        },
-    ),
-    "xgboost": (
-        SparkXGBClassifier,
-        _ASSEMBLED,
-        {
-            "n_estimators": ("n_estimators", int),
-            "max_depth": ("max_depth", int),
-            "learning_rate": ("learning_rate", float),
-            "subsample": ("subsample", float),
-            "colsample_bytree": ("colsample_bytree", float),
-        },
-    ),
-}
-FAMILIES = tuple(_ESTIMATORS)
-
-
-def _fixed_arguments(family: str, seed: int) -> dict[str, Any]:
-    """What a family's estimator gets whatever the trial: column names, seed, iterations."""
-    if family == "xgboost":
-        return {
-            "features_col": _ASSEMBLED,
-            "label_col": LABEL,
-            "weight_col": WEIGHT,
-            "random_state": seed,
-            "verbosity": 0,
-            "verbose": False,
-            # One xgboost worker per Spark core available to the job.
-            "num_workers": SparkSession.getActiveSession().sparkContext.defaultParallelism,
-        }
-    columns = {"featuresCol": _ESTIMATORS[family][1], "labelCol": LABEL, "weightCol": WEIGHT}
-    if family == "logistic_regression":
-        return {**columns, "maxIter": 100}
-    return {**columns, "seed": seed}
-
-
 def build_pipeline(params: Mapping[str, Any], features: Sequence[str], seed: int) -> Pipeline:
     """Derived inputs, assembly (+ scaling) and the classifier of `params["family"]`."""
     family = params["family"]
-    if family not in _ESTIMATORS:
-        raise ValueError(f"unknown model family {family!r}; use one of {FAMILIES}")
-    estimator, reads, tuned = _ESTIMATORS[family]
     stages: list = []
     statement = derived_statement(features)
     if statement:
         stages.append(SQLTransformer(statement=statement))
     stages.append(VectorAssembler(inputCols=list(features), outputCol=_ASSEMBLED))
-    if reads == _SCALED:
+    if family == "logistic_regression":
+        stages += [
+            StandardScaler(inputCol=_ASSEMBLED, outputCol=_SCALED, withMean=True, withStd=True),
+            LogisticRegression(
+                featuresCol=_SCALED,
+                labelCol=LABEL,
+                weightCol=WEIGHT,
+                regParam=float(params["reg_param"]),
+                elasticNetParam=float(params["elastic_net"]),
+                maxIter=100,
+            ),
+        ]
+    elif family == "random_forest":
         stages.append(
-            StandardScaler(inputCol=_ASSEMBLED, outputCol=_SCALED, withMean=True, withStd=True)
+            RandomForestClassifier(
+                featuresCol=_ASSEMBLED,
+                labelCol=LABEL,
+                weightCol=WEIGHT,
+                numTrees=int(params["num_trees"]),
+                maxDepth=int(params["max_depth"]),
+                minInstancesPerNode=int(params["min_instances"]),
+                seed=seed,
+            )
         )
-    arguments = {name: cast(params[key]) for name, (key, cast) in tuned.items()}
-    stages.append(estimator(**_fixed_arguments(family, seed), **arguments))
+    elif family == "gbt":
+        stages.append(
+            GBTClassifier(
+                featuresCol=_ASSEMBLED,
+                labelCol=LABEL,
+                weightCol=WEIGHT,
+                maxIter=int(params["max_iter"]),
+                maxDepth=int(params["max_depth"]),
+                stepSize=float(params["step_size"]),
+                seed=seed,
+            )
+        )
+    elif family == "xgboost":
+        stages.append(
+            SparkXGBClassifier(
+                features_col=_ASSEMBLED,
+                label_col=LABEL,
+                weight_col=WEIGHT,
+                n_estimators=int(params["n_estimators"]),
+                max_depth=int(params["max_depth"]),
+                learning_rate=float(params["learning_rate"]),
+                subsample=float(params["subsample"]),
+                colsample_bytree=float(params["colsample_bytree"]),
+                random_state=seed,
+                verbosity=0,
+                verbose=False,
+                # One xgboost worker per Spark core available to the job.
+                num_workers=SparkSession.getActiveSession().sparkContext.defaultParallelism,
+            )
+        )
+    else:
+        raise ValueError(f"unknown model family {family!r}; use one of {FAMILIES}")
     return Pipeline(stages=stages)
 
 
