@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -44,6 +45,17 @@ PIPELINE_TIMEOUT_SECONDS = 1_500
 FIRST_DAY, DAYS = date(2019, 8, 22), 60
 LANDING_PREFIX = "landing/"
 GENERATED = ["--customers", "1000", "--terminals", "500", "--files", "2", "--seed", "7", "--quiet"]
+# Scoring and monitoring after the champion are tested in process (test_scoring/); here they
+# would keep the cluster busy while the browser tests run, and stop would find runs in flight.
+AFTER_THE_CHAMPION = ("score_new_days", "measure_labelled_days", "retrain_on_degradation")
+SENSOR_QUERY = """
+query ($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {
+  __typename ... on Sensor { id } } }
+"""
+STOP_SENSOR = """
+mutation ($id: String!) { stopSensor(id: $id) {
+  __typename ... on StopSensorMutationResult { instigationState { status } } } }
+"""
 
 
 def _port_free(port: int) -> bool:
@@ -173,6 +185,38 @@ def runs_of(instance: DagsterInstance, job: str | None = None) -> list:
     return instance.get_runs(RunsFilter(job_name=job) if job else None)
 
 
+def graphql(running: RunningStack, query: str, variables: dict | None = None) -> dict:
+    """The answer of the stack's Dagster webserver to one GraphQL request."""
+    request = urllib.request.Request(
+        f"{running.stack.ports.dagster_url}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as reply:
+        answer = json.loads(reply.read().decode())
+    assert "errors" not in answer, answer
+    return answer["data"]
+
+
+def stop_sensors(running: RunningStack, names: tuple[str, ...]) -> None:
+    for name in names:
+        selector = {
+            "repositoryLocationName": "fraud_assets",
+            "repositoryName": "__repository__",
+            "sensorName": name,
+        }
+        # The webserver may answer before its code location has loaded.
+        deadline = time.monotonic() + 120
+        while True:
+            sensor = graphql(running, SENSOR_QUERY, {"selector": selector})["sensorOrError"]
+            if sensor["__typename"] == "Sensor" or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert sensor["__typename"] == "Sensor", sensor
+        stopped = graphql(running, STOP_SENSOR, {"id": sensor["id"]})["stopSensor"]
+        assert (stopped.get("instigationState") or {}).get("status") == "STOPPED", stopped
+
+
 def _champion_version(client: MlflowClient):
     try:
         return client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
@@ -184,6 +228,7 @@ def _champion_version(client: MlflowClient):
 def pipeline_outcome(running_stack: RunningStack) -> RunningStack:
     """Lands two generated files in S3, then waits for the daemon to make a champion and for
     every run it started to end."""
+    stop_sensors(running_stack, AFTER_THE_CHAMPION)
     env = running_stack.pipeline_env
     bucket = env["FRAUD_S3_BUCKET"]
     datagen = str(Path(sys.executable).parent / "fraud-datagen")

@@ -22,6 +22,7 @@ from fraud_assets_tests.test_services.conftest import (
     FIRST_DAY,
     RunningStack,
     fraud_stack,
+    graphql,
     runs_of,
     stack_instance,
 )
@@ -164,14 +165,9 @@ def test_no_secret_appears_in_logs_metadata_params_or_the_ui(pipeline_outcome):
     )
     assert "materialization" in dagster_text.lower() and "learning_rate" not in secrets
     assert mlflow_text, "MLflow holds params and tags to scan"
-    request = urllib.request.Request(
-        f"{pipeline_outcome.stack.ports.dagster_url}/graphql",
-        data=json.dumps({"query": RESOURCES_QUERY}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as reply:
-        ui_resources = reply.read().decode()
-    (entry,) = json.loads(ui_resources)["data"]["workspaceOrError"]["locationEntries"]
+    answer = graphql(pipeline_outcome, RESOURCES_QUERY)
+    ui_resources = json.dumps(answer)
+    (entry,) = answer["workspaceOrError"]["locationEntries"]
     (repository,) = entry["locationOrLoadError"]["repositories"]
     shown = {
         (resource["name"], value["key"]): (value["type"], value["value"].strip('"'))
