@@ -55,12 +55,19 @@ def test_results_and_checks_are_identical_in_three_time_zones(tmp_path):
     others = {
         zone: _digest_process(landing, tmp_path / zone, zone) for zone in ZONES if zone != here
     }
-    outcomes = {here: json.loads(json.dumps(digest(landing, tmp_path / "here")))}
-    for zone, process in others.items():
-        process.wait(timeout=PROCESS_TIMEOUT_SECONDS)
-        log = (tmp_path / zone / "digest.log").read_text(errors="replace")
-        assert process.returncode == 0, f"{zone}:\n{log[-4000:]}"
-        outcomes[zone] = json.loads((tmp_path / zone / "digest.json").read_text().splitlines()[-1])
+    try:
+        outcomes = {here: json.loads(json.dumps(digest(landing, tmp_path / "here")))}
+        for zone, process in others.items():
+            process.wait(timeout=PROCESS_TIMEOUT_SECONDS)
+            log = (tmp_path / zone / "digest.log").read_text(errors="replace")
+            assert process.returncode == 0, f"{zone}:\n{log[-4000:]}"
+            digest_lines = (tmp_path / zone / "digest.json").read_text().strip().splitlines()
+            outcomes[zone] = json.loads(digest_lines[-1])
+    finally:
+        for process in others.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     reference = outcomes[here]
     assert reference["success"] and all(passed for _, passed, _ in reference["checks"])
     assert len(reference["checks"]) == 12

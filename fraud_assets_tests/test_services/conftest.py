@@ -185,15 +185,20 @@ def runs_of(instance: DagsterInstance, job: str | None = None) -> list:
     return instance.get_runs(RunsFilter(job_name=job) if job else None)
 
 
-def graphql(running: RunningStack, query: str, variables: dict | None = None) -> dict:
-    """The answer of the stack's Dagster webserver to one GraphQL request."""
+def graphql_reply(running: RunningStack, query: str, variables: dict | None = None) -> str:
+    """The text the stack's Dagster webserver answers to one GraphQL request."""
     request = urllib.request.Request(
         f"{running.stack.ports.dagster_url}/graphql",
         data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request) as reply:
-        answer = json.loads(reply.read().decode())
+        return reply.read().decode()
+
+
+def graphql(running: RunningStack, query: str, variables: dict | None = None) -> dict:
+    """The data of that answer; a request the webserver refuses fails here."""
+    answer = json.loads(graphql_reply(running, query, variables))
     assert "errors" not in answer, answer
     return answer["data"]
 
@@ -226,8 +231,8 @@ def _champion_version(client: MlflowClient):
 
 @pytest.fixture(scope="session")
 def pipeline_outcome(running_stack: RunningStack) -> RunningStack:
-    """Lands two generated files in S3, then waits for the daemon to make a champion and for
-    every run it started to end."""
+    """Stops the sensors that act after the champion, lands two generated files in S3, then
+    waits for the daemon to make a champion and for every run it started to end."""
     stop_sensors(running_stack, AFTER_THE_CHAMPION)
     env = running_stack.pipeline_env
     bucket = env["FRAUD_S3_BUCKET"]

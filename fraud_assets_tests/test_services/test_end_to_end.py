@@ -22,7 +22,7 @@ from fraud_assets_tests.test_services.conftest import (
     FIRST_DAY,
     RunningStack,
     fraud_stack,
-    graphql,
+    graphql_reply,
     runs_of,
     stack_instance,
 )
@@ -165,9 +165,8 @@ def test_no_secret_appears_in_logs_metadata_params_or_the_ui(pipeline_outcome):
     )
     assert "materialization" in dagster_text.lower() and "learning_rate" not in secrets
     assert mlflow_text, "MLflow holds params and tags to scan"
-    answer = graphql(pipeline_outcome, RESOURCES_QUERY)
-    ui_resources = json.dumps(answer)
-    (entry,) = answer["workspaceOrError"]["locationEntries"]
+    ui_resources = graphql_reply(pipeline_outcome, RESOURCES_QUERY)
+    (entry,) = json.loads(ui_resources)["data"]["workspaceOrError"]["locationEntries"]
     (repository,) = entry["locationOrLoadError"]["repositories"]
     shown = {
         (resource["name"], value["key"]): (value["type"], value["value"].strip('"'))
