@@ -203,8 +203,12 @@ def start_postgres(stack: Stack) -> None:
             )
         finally:
             password_file.unlink(missing_ok=True)
+    # Dagster's run storage stamps rows with CURRENT_TIMESTAMP in columns without a zone and
+    # reads them back as UTC; a server in the host's zone would make a just-created run look
+    # hours old, and run monitoring would fail it as not started in time.
     options = (
         f"-c listen_addresses={stack.ports.host} -p {stack.ports.postgres_port} -k {socket_dir}"
+        " -c timezone=UTC"
     )
     _run(
         [

@@ -7,7 +7,7 @@ import contextlib
 import json
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import psycopg2
@@ -54,6 +54,14 @@ def test_a_second_start_changes_nothing(running_stack):
     output = fraud_stack("start", running_stack.env, 120)
     assert output.count("already running") == len(before)
     assert {name: running_stack.stack.pid(name) for name in before} == before
+
+
+def test_the_database_keeps_dagster_times_in_utc_whatever_the_host_zone(running_stack):
+    with _database(running_stack, "dagster") as cursor:
+        cursor.execute("SELECT LOCALTIMESTAMP")
+        (server_now,) = cursor.fetchone()
+    utc_now = datetime.now(UTC).replace(tzinfo=None)
+    assert abs(server_now - utc_now) < timedelta(minutes=1), (server_now, utc_now)
 
 
 def test_files_landed_in_s3_become_partitions_a_model_and_a_champion(pipeline_outcome):
