@@ -2,7 +2,9 @@
 readers the previous complete data, and a re-run gives content-identical output.
 
 The data tests run against local disk and against a real SeaweedFS bucket; the kill lands
-when a new version of the asset appears in storage (Spark or the upload is writing it).
+when a new version of the asset appears in storage (Spark or the upload is writing it). Only the
+killed runs need a process of their own: the runs before and after them go through the same
+command in the test's process, on the session's Spark.
 """
 
 import hashlib
@@ -22,6 +24,7 @@ import pytest
 from mlflow import MlflowClient
 from pyarrow import fs as pafs
 
+from fraud_assets import cli
 from fraud_assets.model.registry import CHAMPION
 from fraud_assets.resources.mlflow import REGISTERED_MODEL
 from fraud_assets.resources.s3 import S3Config
@@ -59,14 +62,18 @@ def _pipeline(env: dict[str, str], *arguments: str) -> PipelineRun:
     command = [str(Path(sys.executable).parent / "fraud-pipeline"), "run", *arguments]
     log = Path(env["FRAUD_DATA_DIR"]).parent / f"run-{time.monotonic_ns()}.log"
     with open(log, "w") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, env=os.environ | env, stdout=output, stderr=subprocess.STDOUT
+        )
     return PipelineRun(process, log)
 
 
-def _finish(run: PipelineRun) -> str:
-    run.process.wait(timeout=RUN_TIMEOUT_SECONDS)
-    assert run.process.returncode == 0, run.output()[-4000:]
-    return run.output()
+def _pipeline_here(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *arguments: str) -> None:
+    """The same run in this process, with the environment a `_pipeline` process gets."""
+    with monkeypatch.context() as scoped:
+        for name, value in env.items():
+            scoped.setenv(name, value)
+        assert cli.main(["run", *arguments]) == 0
 
 
 def _kill_when(run: PipelineRun, ready: Callable[[], bool], what: str) -> None:
@@ -109,13 +116,12 @@ def _local(tmp_path: Path) -> tuple[dict[str, str], ObjectStore]:
     data = tmp_path / "data"
     # A tiny world with the demo's defect rates: some days quarantine more than 1%.
     env = {
-        **os.environ,
         "FRAUD_ENV": "local",
         "FRAUD_DATA_DIR": str(data),
+        "DAGSTER_HOME": str(data / "dagster_home"),
         "FRAUD_MAX_QUARANTINE_SHARE": "0.5",
         "FRAUD_SPARK_CONF": json.dumps(TEST_SPARK_CONFIG),
     }
-    env.pop("DAGSTER_HOME", None)
     return env, ObjectStore(filesystem=pafs.LocalFileSystem(), root=str(data / "warehouse"))
 
 
@@ -149,8 +155,10 @@ def _seaweedfs(tmp_path: Path, endpoint: str) -> tuple[dict[str, str], ObjectSto
     return env, ObjectStore(filesystem=connection.filesystem(), root=f"{BUCKET}/{prefix}warehouse")
 
 
-def _kill_writes_then_rerun(env: dict[str, str], store: ObjectStore) -> None:
-    _finish(_pipeline(env, *ONE_FILE, "--skip-models"))
+def _kill_writes_then_rerun(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], store: ObjectStore
+) -> None:
+    _pipeline_here(monkeypatch, env, *ONE_FILE, "--skip-models")
     published = published_content(store)
     assert {key.split("/")[0] for key in published} == set(DATA_ASSETS)
 
@@ -159,23 +167,27 @@ def _kill_writes_then_rerun(env: dict[str, str], store: ObjectStore) -> None:
         _kill_when(run, _new_version_appears(store, asset), f"a new version of {asset}")
         assert published_content(store) == published, f"killed while writing {asset}"
 
-    _finish(_pipeline(env, *ONE_FILE, "--skip-models", "--force"))
+    _pipeline_here(monkeypatch, env, *ONE_FILE, "--skip-models", "--force")
     assert published_content(store) == published, "the re-run's content differs"
 
 
-def test_kill_9_while_writing_local_data_keeps_the_published_days(tmp_path):
-    _kill_writes_then_rerun(*_local(tmp_path))
+def test_kill_9_while_writing_local_data_keeps_the_published_days(tmp_path, monkeypatch):
+    _kill_writes_then_rerun(monkeypatch, *_local(tmp_path))
 
 
 @pytest.mark.s3
-def test_kill_9_while_writing_to_seaweedfs_keeps_the_published_days(tmp_path, seaweedfs):
-    _kill_writes_then_rerun(*_seaweedfs(tmp_path, seaweedfs))
+def test_kill_9_while_writing_to_seaweedfs_keeps_the_published_days(
+    tmp_path, monkeypatch, seaweedfs
+):
+    _kill_writes_then_rerun(monkeypatch, *_seaweedfs(tmp_path, seaweedfs))
 
 
 TRIAL_LINE = re.compile(r"trial 1/1 .*mean validation average_precision (\d\.\d+)")
 
 
-def test_kill_9_while_training_registers_nothing_and_the_rerun_scores_the_same(tmp_path):
+def test_kill_9_while_training_registers_nothing_and_the_rerun_scores_the_same(
+    tmp_path, monkeypatch, capfd
+):
     env, store = _local(tmp_path)
     env |= SMALL_MODEL_SETTINGS
     # The registry named too: an earlier test's resource may have set mlflow's global one.
@@ -189,7 +201,9 @@ def test_kill_9_while_training_registers_nothing_and_the_rerun_scores_the_same(t
     assert not client.search_registered_models(), "a killed run registered a model"
     assert not store.filesystem.get_file_info(store.path("fraud_model", "records")).is_file
 
-    output = _finish(_pipeline(env, *TWO_FILES, "--max-evals", "1"))
+    capfd.readouterr()
+    _pipeline_here(monkeypatch, env, *TWO_FILES, "--max-evals", "1")
+    output = "".join(capfd.readouterr())
     assert TRIAL_LINE.search(output).group(1) == killed_score
     champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
     assert int(champion.version) == 1
