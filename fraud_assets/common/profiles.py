@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 PROFILE_BINS = 10
 PROFILE_SAMPLE = 2_000
@@ -62,6 +61,8 @@ class ColumnProfile:
 
     def ks(self, values: np.ndarray) -> tuple[float, float]:
         """Two-sample Kolmogorov-Smirnov statistic and p-value against the reference sample."""
+        from scipy import stats
+
         result = stats.ks_2samp(self.sample, np.asarray(values, dtype=np.float64))
         return float(result.statistic), float(result.pvalue)
 

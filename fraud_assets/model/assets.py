@@ -10,10 +10,8 @@ the `model_rules` resource made from the same settings.
 import time
 from collections.abc import Iterator
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import mlflow
-import mlflow.spark
 import numpy as np
 from dagster import (
     AssetCheckResult,
@@ -31,7 +29,6 @@ from dagster import (
     TimeWindowPartitionMapping,
     observable_source_asset,
 )
-from mlflow import MlflowClient
 from pydantic import Field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -60,6 +57,9 @@ from fraud_assets.resources.mlflow import REGISTERED_MODEL, MlflowResource
 from fraud_assets.resources.rules import ModelRules
 from fraud_assets.resources.storage import PartitionedParquetIOManager
 from fraud_assets.settings import ModelSettings, Settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 GROUP = "model"
 CANDIDATE = "fraud_model"
@@ -189,6 +189,8 @@ def fraud_model(
     ledger: LandingLedger,
     parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
 ) -> Iterator[Output[dict[str, Any]] | AssetCheckResult]:
+    import mlflow
+
     started = time.monotonic()
     config = settled(config, model_rules)
     split, rows = _window(context, model_rules, parquet_io_manager, ledger, features)
@@ -271,6 +273,8 @@ def model_validation(
     ledger: LandingLedger,
     parquet_io_manager: ResourceParam[PartitionedParquetIOManager],
 ) -> Output[dict[str, Any]]:
+    import mlflow.spark
+
     started = time.monotonic()
     config = settled(config, model_rules)
     if config.metric not in METRICS:
@@ -411,12 +415,14 @@ def _scores_of(version: str | None, sample: DataFrame) -> np.ndarray:
     """The scores that a registered version gives the sample (none without a version)."""
     if not version:
         return np.array([])
+    import mlflow.spark
+
     model = mlflow.spark.load_model(f"models:/{REGISTERED_MODEL}/{version}")
     table, _ = collect_scores(sample, {"score": model})
     return table["score"].to_numpy()
 
 
-def alias_observation(client: MlflowClient) -> AssetObservation:
+def alias_observation(client: "MlflowClient") -> AssetObservation:
     """The alias as an observation of `champion_alias`: its data version is the champion."""
     current = registry.champion_version(client)
     version = str(current.version) if current else "none"

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
 from fraud_assets.model.metrics import MAX_FPR, METRICS, EvaluationSet, RankedScores
 
@@ -161,6 +160,8 @@ def per_day_metrics(
 
 
 def _p_value(z: float, alternative: Alternative) -> float:
+    from scipy import stats
+
     if alternative == "greater":
         return float(stats.norm.sf(z))
     return float(2 * stats.norm.sf(abs(z)))
@@ -187,6 +188,8 @@ def paired_bootstrap(
 
     `alternative="greater"` tests whether the candidate is better (one-sided).
     """
+    from scipy import stats
+
     if alternative not in ALTERNATIVES:
         raise ValueError(f"unknown alternative {alternative!r}; use one of {ALTERNATIVES}")
     if resamples < 2:

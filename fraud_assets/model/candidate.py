@@ -7,11 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import mlflow
-import mlflow.spark
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -41,6 +38,8 @@ PROFILE_ROWS = 100_000
 
 def log_trial(trial: Trial) -> None:
     """A trial as a nested MLflow run of the candidate's run."""
+    import mlflow
+
     # A nested run lands in the active experiment unless told: keep it beside its parent.
     parent = mlflow.active_run().info
     with mlflow.start_run(
@@ -133,6 +132,8 @@ def train_and_test(
 
 def log_test_results(tested: TestedModel, best: Trial, config: Any) -> None:
     """Parameters, validation and test metrics, ROC / PR curves and importances."""
+    import mlflow
+
     importances = feature_importances(tested.model, config.features)
     mlflow.log_params({f"best_{name}": value for name, value in best.params.items()})
     mlflow.log_metrics({f"val_{name}": value for name, value in best.metrics.items()})
@@ -157,6 +158,8 @@ def log_reference_profile(
     """The profile drift is measured against: inputs as trained on; the score as it came out
     on every row of days the model never saw (the test block, known compromised cards
     included, as scoring meets them)."""
+    import mlflow
+
     inputs = stored_inputs(config.features)
     reference = sampled_columns(
         tested.train_rows, inputs, tested.training_rows, PROFILE_ROWS, config.seed
@@ -180,6 +183,9 @@ def log_and_register(
 ) -> str | None:
     """The Spark model and its real-time form in the run; the registered version when the
     candidate reached the quality floor."""
+    import mlflow.spark
+    from mlflow.models import infer_signature
+
     inputs = stored_inputs(config.features)
     # Doubles, as the pipeline reads them: integer columns would refuse missing values.
     example = (

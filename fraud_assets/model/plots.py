@@ -3,15 +3,27 @@
 Figures are built without pyplot, so no GUI backend or global figure state is involved.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
-from matplotlib.figure import Figure
 
 from fraud_assets.model.bootstrap import PairedBootstrap
 from fraud_assets.model.metrics import MAX_FPR, Curves
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
 
 def roc_figure(curves_by_model: dict[str, Curves]) -> Figure:
-    figure = Figure(figsize=(5, 5))
+    figure = _figure(5, 5)
     axis = figure.subplots()
     for name, curve in curves_by_model.items():
         axis.plot(curve.false_positive_rate, curve.true_positive_rate, label=name)
@@ -24,7 +36,7 @@ def roc_figure(curves_by_model: dict[str, Curves]) -> Figure:
 
 
 def precision_recall_figure(curves_by_model: dict[str, Curves]) -> Figure:
-    figure = Figure(figsize=(5, 5))
+    figure = _figure(5, 5)
     axis = figure.subplots()
     for name, curve in curves_by_model.items():
         axis.step(curve.recall, curve.precision, where="post", label=name)
@@ -36,7 +48,7 @@ def precision_recall_figure(curves_by_model: dict[str, Curves]) -> Figure:
 
 def importance_figure(importances: dict[str, float]) -> Figure:
     ranked = sorted(importances.items(), key=lambda item: item[1])
-    figure = Figure(figsize=(7, 0.3 * len(ranked) + 1))
+    figure = _figure(7, 0.3 * len(ranked) + 1)
     axis = figure.subplots()
     axis.barh([name for name, _ in ranked], [value for _, value in ranked])
     axis.set(xlabel="relative importance", title="Feature importances")
@@ -49,7 +61,7 @@ def bootstrap_figure(result: PairedBootstrap) -> Figure:
     names = list(result.differences)
     columns = 3
     rows = int(np.ceil(len(names) / columns))
-    figure = Figure(figsize=(4 * columns, 3 * rows))
+    figure = _figure(4 * columns, 3 * rows)
     axes = figure.subplots(rows, columns, squeeze=False)
     for axis, name in zip(axes.ravel(), names, strict=False):
         comparison = result.comparisons[name]

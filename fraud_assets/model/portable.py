@@ -9,23 +9,25 @@ whose SQL statement is not the one those definitions give today is refused at lo
 changed definition can never score with the old model's meaning.
 """
 
+from __future__ import annotations
+
 import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.ml.classification import LogisticRegressionModel
 from pyspark.ml.feature import SQLTransformer, StandardScalerModel, VectorAssembler
-from xgboost import Booster
-from xgboost.spark import SparkXGBClassifierModel
 
 from fraud_assets.features.transforms import DERIVED_FEATURES, derived_statement
+
+if TYPE_CHECKING:
+    from xgboost import Booster
 
 PORTABLE_DIR = "serving"
 _SPEC = "model.json"
@@ -71,6 +73,8 @@ class PortableModel:
 def export(model: PipelineModel, inputs: list[str]) -> tuple[dict[str, Any], bytes | None]:
     """The JSON spec of a fitted pipeline and, for XGBoost, its booster; raises
     NotPortableError for a family the portable scorer does not evaluate."""
+    from xgboost.spark import SparkXGBClassifierModel
+
     spec: dict[str, Any] = {"inputs": list(inputs), "derived_sql": None}
     booster = None
     for stage in model.stages:
@@ -109,6 +113,8 @@ def export(model: PipelineModel, inputs: list[str]) -> tuple[dict[str, Any], byt
 
 def log_portable(model: PipelineModel, inputs: list[str]) -> None:
     """Logs the portable form of `model` to the active MLflow run, under PORTABLE_DIR."""
+    import mlflow
+
     spec, booster = export(model, inputs)
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / _SPEC).write_text(json.dumps(spec))
@@ -119,6 +125,8 @@ def log_portable(model: PipelineModel, inputs: list[str]) -> None:
 
 def load_portable(run_id: str) -> PortableModel:
     """The portable model logged to a run; raises NotPortableError when there is none."""
+    import mlflow
+
     with tempfile.TemporaryDirectory() as folder:
         try:
             local = Path(
@@ -134,6 +142,8 @@ def load_portable(run_id: str) -> PortableModel:
         spec = json.loads((local / _SPEC).read_text())
         booster = None
         if spec["family"] == "xgboost":
+            from xgboost import Booster
+
             booster = Booster(model_file=bytearray((local / _BOOSTER).read_bytes()))
             # One row or a few thousand: threads cost more to start than they save.
             booster.set_param({"nthread": 1})

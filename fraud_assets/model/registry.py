@@ -11,17 +11,18 @@ place with its own history intact, and the decision is simply made again: eviden
 used only once the version holds (or held and was rolled back from) the alias on it.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import mlflow.artifacts
-from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING, Any
 
 from fraud_assets.errors import DataError
 from fraud_assets.resources.mlflow import REGISTERED_MODEL
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 CHAMPION = "champion"
 PREVIOUS_TAG = "previous_champion"
@@ -44,6 +45,8 @@ class RollbackError(RuntimeError):
 
 
 def champion_version(client: MlflowClient, name: str = REGISTERED_MODEL) -> ModelVersion | None:
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException as error:
@@ -108,6 +111,9 @@ def serving(client: MlflowClient, version: str | None = None) -> Serving:
 
 def reference_profile(version: Serving) -> dict[str, Any]:
     """The profile of the version's training window that drift and reasons compare with."""
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
     try:
         return mlflow.artifacts.load_dict(f"runs:/{version.run_id}/{PROFILE_ARTIFACT}")
     except (MlflowException, OSError) as error:

@@ -24,7 +24,6 @@ from pyspark.ml.feature import SQLTransformer, StandardScaler, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from xgboost.spark import SparkXGBClassifier, SparkXGBClassifierModel
 
 from fraud_assets.features.transforms import derived_statement, stored_inputs
 from fraud_assets.model.metrics import EvaluationSet
@@ -196,6 +195,8 @@ def build_pipeline(params: Mapping[str, Any], features: Sequence[str], seed: int
             )
         )
     elif family == "xgboost":
+        from xgboost.spark import SparkXGBClassifier
+
         stages.append(
             SparkXGBClassifier(
                 features_col=_ASSEMBLED,
@@ -253,6 +254,8 @@ def collect_scores(
 def feature_importances(model: PipelineModel, features: Sequence[str]) -> dict[str, float]:
     """Importance of each feature, summing to 1: impurity gain for trees, gain for XGBoost,
     the absolute coefficient on standardised features for logistic regression."""
+    from xgboost.spark import SparkXGBClassifierModel
+
     classifier = model.stages[-1]
     if isinstance(classifier, LogisticRegressionModel):
         values = np.abs(classifier.coefficients.toArray())

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, tpe
-from hyperopt.exceptions import AllTrialsFailed
 from pyspark.sql import DataFrame
 
 from fraud_assets.model.metrics import evaluate
@@ -21,41 +19,42 @@ from fraud_assets.model.training import FAMILIES, collect_scores, fit
 
 OBJECTIVE = "average_precision"
 
-_SPACES = {
-    "logistic_regression": {
-        "family": "logistic_regression",
-        "reg_param": hp.loguniform("lr_reg_param", np.log(1e-4), np.log(1.0)),
-        "elastic_net": hp.uniform("lr_elastic_net", 0.0, 1.0),
-    },
-    "random_forest": {
-        "family": "random_forest",
-        "num_trees": hp.quniform("rf_num_trees", 20, 120, 10),
-        "max_depth": hp.quniform("rf_max_depth", 4, 12, 1),
-        "min_instances": hp.quniform("rf_min_instances", 1, 50, 1),
-    },
-    "gbt": {
-        "family": "gbt",
-        "max_iter": hp.quniform("gbt_max_iter", 10, 60, 5),
-        "max_depth": hp.quniform("gbt_max_depth", 2, 6, 1),
-        "step_size": hp.loguniform("gbt_step_size", np.log(0.03), np.log(0.3)),
-    },
-    "xgboost": {
-        "family": "xgboost",
-        "n_estimators": hp.quniform("xgb_n_estimators", 50, 300, 25),
-        "max_depth": hp.quniform("xgb_max_depth", 3, 8, 1),
-        "learning_rate": hp.loguniform("xgb_learning_rate", np.log(0.02), np.log(0.3)),
-        "subsample": hp.uniform("xgb_subsample", 0.6, 1.0),
-        "colsample_bytree": hp.uniform("xgb_colsample_bytree", 0.6, 1.0),
-    },
-}
-
 
 def search_space(families: Sequence[str]) -> dict[str, Any]:
     unknown = [family for family in families if family not in FAMILIES]
     if unknown or not families:
         raise ValueError(f"model families {unknown or '(none)'} are not among {FAMILIES}")
+    from hyperopt import hp
+
+    spaces = {
+        "logistic_regression": {
+            "family": "logistic_regression",
+            "reg_param": hp.loguniform("lr_reg_param", np.log(1e-4), np.log(1.0)),
+            "elastic_net": hp.uniform("lr_elastic_net", 0.0, 1.0),
+        },
+        "random_forest": {
+            "family": "random_forest",
+            "num_trees": hp.quniform("rf_num_trees", 20, 120, 10),
+            "max_depth": hp.quniform("rf_max_depth", 4, 12, 1),
+            "min_instances": hp.quniform("rf_min_instances", 1, 50, 1),
+        },
+        "gbt": {
+            "family": "gbt",
+            "max_iter": hp.quniform("gbt_max_iter", 10, 60, 5),
+            "max_depth": hp.quniform("gbt_max_depth", 2, 6, 1),
+            "step_size": hp.loguniform("gbt_step_size", np.log(0.03), np.log(0.3)),
+        },
+        "xgboost": {
+            "family": "xgboost",
+            "n_estimators": hp.quniform("xgb_n_estimators", 50, 300, 25),
+            "max_depth": hp.quniform("xgb_max_depth", 3, 8, 1),
+            "learning_rate": hp.loguniform("xgb_learning_rate", np.log(0.02), np.log(0.3)),
+            "subsample": hp.uniform("xgb_subsample", 0.6, 1.0),
+            "colsample_bytree": hp.uniform("xgb_colsample_bytree", 0.6, 1.0),
+        },
+    }
     return {
-        "model": hp.choice("family", [_SPACES[family] for family in families]),
+        "model": hp.choice("family", [spaces[family] for family in families]),
         # 0: no reweighting; 1: frauds weigh as much in total as genuine transactions.
         "balance": hp.uniform("balance", 0.0, 1.0),
     }
@@ -123,6 +122,9 @@ def tune(
     this raises."""
     if not folds:
         raise ValueError("tuning needs at least one fold")
+    from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, tpe
+    from hyperopt.exceptions import AllTrialsFailed
+
     trials: list[Trial] = []
 
     def objective(point: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -44,6 +43,8 @@ def comparison_rows(comparisons: dict[str, Any]) -> list[dict[str, Any]]:
 
 def against_champion(table: pd.DataFrame, evaluation: EvaluationSet, config: Any) -> Comparison:
     """The paired bootstrap of candidate minus champion on the same resamples."""
+    import mlflow
+
     result = paired_bootstrap(
         table["champion"].to_numpy(),
         table["candidate"].to_numpy(),
@@ -96,6 +97,8 @@ def against_champion(table: pd.DataFrame, evaluation: EvaluationSet, config: Any
 
 def alone(table: pd.DataFrame, evaluation: EvaluationSet, config: Any) -> Comparison:
     """The candidate's bootstrap intervals when no champion is there to compare with."""
+    import mlflow
+
     estimates = bootstrap_single(
         table["candidate"].to_numpy(),
         evaluation,
@@ -136,6 +139,8 @@ def alert_choice(
 ) -> AlertChoice:
     """The candidate's alert threshold on the test days and the lower bound of its average
     precision that monitoring compares served weeks with."""
+    import mlflow
+
     rule = AlertRule(config.alert_max_fpr, config.alert_daily_budget)
     threshold = rule.threshold(scores, evaluation)
     alert_rate = float((scores >= threshold).mean())

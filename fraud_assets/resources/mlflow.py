@@ -9,15 +9,17 @@ database URI) reaches the resource as an `EnvVar`, and links carry no credential
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import mlflow
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
-from mlflow import MlflowClient
 
 from fraud_assets.metadata import without_credentials
 from fraud_assets.resources.s3 import resolved
 from fraud_assets.settings import MlflowSettings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 _URI_VARIABLES = {
     "tracking_uri": "FRAUD_MLFLOW_TRACKING_URI",
@@ -72,6 +74,8 @@ class MlflowResource(ConfigurableResource):
 
     def activate(self) -> None:
         """Point the process-wide mlflow module at this store (its fluent API has no other)."""
+        import mlflow
+
         if self.tracking.startswith("sqlite:///"):
             Path(self.tracking.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         if self.s3_endpoint_url:
@@ -79,7 +83,9 @@ class MlflowResource(ConfigurableResource):
         mlflow.set_tracking_uri(self.tracking)
         mlflow.set_registry_uri(self.registry)
 
-    def client(self) -> MlflowClient:
+    def client(self) -> "MlflowClient":
+        from mlflow import MlflowClient
+
         return MlflowClient(tracking_uri=self.tracking, registry_uri=self.registry)
 
     def experiment_id(self) -> str:

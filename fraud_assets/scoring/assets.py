@@ -9,10 +9,8 @@ performance is measured on the scores that were actually served.
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow
-import mlflow.spark
 import numpy as np
 import pandas as pd
 from dagster import (
@@ -27,8 +25,6 @@ from dagster import (
     ResourceParam,
     TimeWindowPartitionMapping,
 )
-from mlflow import MlflowClient
-from mlflow.entities import Metric
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -58,6 +54,9 @@ from fraud_assets.scoring.report import (
 )
 from fraud_assets.scoring.scores import score_metrics, score_rows, top_cards
 from fraud_assets.settings import ModelSettings, Settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 GROUP = "scoring"
 SCORED = "scored_transactions"
@@ -137,6 +136,8 @@ def scored_transactions(
         f"scoring {len(keys)} days ({expected:,} rows) with version "
         f"{champion.version}, alert at score >= {champion.threshold:.4f}"
     )
+    import mlflow.spark
+
     model = mlflow.spark.load_model(champion.model_uri)
     scored = score_rows(features, model, champion.threshold, champion.version, datetime.now(UTC))
     staged = storage.stage([SCORED], scored, keys, context.run_id, score_metrics())
@@ -282,9 +283,11 @@ def _series(
     return pd.concat([before[rows.columns], rows], ignore_index=True).sort_values("day")
 
 
-def _log_to_mlflow(client: MlflowClient, rows: pd.DataFrame, runs: dict[str, str]) -> None:
+def _log_to_mlflow(client: "MlflowClient", rows: pd.DataFrame, runs: dict[str, str]) -> None:
     """Each day's realized metrics under the run of the version that served it, one step a day,
     so MLflow draws the series."""
+    from mlflow.entities import Metric
+
     for version, part in rows.groupby(MODEL_VERSION):
         metrics = []
         for row in part.to_dict("records"):

@@ -1,7 +1,13 @@
 """The realized performance series as a figure logged to MLflow (built without pyplot)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import pandas as pd
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def performance_figure(
@@ -9,6 +15,8 @@ def performance_figure(
 ) -> Figure:
     """Daily and trailing average precision, daily ROC AUC and Card Precision@k per day, with
     the champion's validation lower bound of average precision."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(9, 4.5))
     axis = figure.subplots()
     days = pd.to_datetime(series["day"])
