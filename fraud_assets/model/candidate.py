@@ -26,6 +26,7 @@ from fraud_assets.model.training import (
     collect_scores,
     feature_importances,
     fit,
+    model_requirements,
     unseen_customer_rows,
     with_scores,
 )
@@ -197,6 +198,7 @@ def log_and_register(
         artifact_path="model",
         signature=infer_signature(example, tested.scores[: len(example)]),
         input_example=example,
+        pip_requirements=model_requirements(tested.model),
     )
     try:
         log_portable(tested.model, inputs)

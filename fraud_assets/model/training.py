@@ -9,6 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from importlib.metadata import packages_distributions, version
 from typing import Any
 
 import numpy as np
@@ -249,6 +250,21 @@ def collect_scores(
         table[LABEL].to_numpy(), table["CUSTOMER_ID"].to_numpy(), day_index
     )
     return table, evaluation
+
+
+# Scoring a Spark model through MLflow's pyfunc hands it pandas frames over Arrow.
+_SCORING_PACKAGES = ("pyspark", "numpy", "pandas", "pyarrow")
+
+
+def model_requirements(model: PipelineModel) -> list[str]:
+    """The distributions that load and score `model`, pinned to this environment: those of its
+    stages' modules (xgboost for an XGBoost stage) and what MLflow's pyfunc scores it with.
+    Handed to MLflow, which otherwise infers them by loading the model again with Spark in a
+    new process, about 50 s for each logged model on 2 cores."""
+    distributions = packages_distributions()
+    modules = {type(stage).__module__.split(".")[0] for stage in model.stages}
+    names = {name for module in modules for name in distributions.get(module, [module])}
+    return [f"{name}=={version(name)}" for name in sorted(names | set(_SCORING_PACKAGES))]
 
 
 def feature_importances(model: PipelineModel, features: Sequence[str]) -> dict[str, float]:

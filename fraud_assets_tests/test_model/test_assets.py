@@ -2,8 +2,11 @@
 champion alias in a real local MLflow store."""
 
 import dataclasses
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
+import mlflow.artifacts
 import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 from mlflow import MlflowClient
@@ -13,6 +16,7 @@ from fraud_assets.features.assets import feature_assets
 from fraud_assets.features.transforms import MODEL_FEATURES
 from fraud_assets.model.assets import CANDIDATE, CHAMPION, VALIDATION, model_assets
 from fraud_assets.model.registry import champion_version, rollback
+from fraud_assets.resources.mlflow import REGISTERED_MODEL
 from fraud_assets.settings import Settings
 from fraud_assets_tests.conftest import local_mlflow
 
@@ -23,6 +27,7 @@ FEATURE_SOURCE = feature_assets(Settings.from_env())[0].to_source_asset()
 
 WEAK = ["TX_DURING_WEEKEND"]
 AMOUNT_ONLY = ["TX_AMOUNT"]
+PINNED_FOR_LOGISTIC_REGRESSION = ("mlflow", "numpy", "pandas", "pyarrow", "pyspark")
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +92,7 @@ def _champion(client: MlflowClient) -> str:
     return str(champion_version(client).version)
 
 
-def test_champion_lifecycle(model_pipeline):
+def test_champion_lifecycle(model_pipeline, tmp_path):
     _, client, instance = model_pipeline
 
     first = _materialize(model_pipeline, "2019-10-06", AMOUNT_ONLY)
@@ -109,6 +114,14 @@ def test_champion_lifecycle(model_pipeline):
     )
     artifacts = {a.path for a in client.list_artifacts(candidate["run_id"], "plots")}
     assert {"plots/roc_test.png", "plots/pr_test.png", "plots/importances.png"} <= artifacts
+    # A logistic regression's requirements, pinned by the pipeline (MLflow's inference would
+    # add what its new process happens to import).
+    source = client.get_model_version_download_uri(REGISTERED_MODEL, candidate["version"])
+    requirements = mlflow.artifacts.download_artifacts(
+        f"{source}/requirements.txt", dst_path=str(tmp_path)
+    )
+    pinned = dict(line.split("==") for line in Path(requirements).read_text().split())
+    assert pinned == {name: version(name) for name in PINNED_FOR_LOGISTIC_REGRESSION}
     trials = client.search_runs(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{candidate['run_id']}'"
     )

@@ -1,4 +1,5 @@
 from datetime import date
+from importlib.metadata import version
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from fraud_assets.model.training import (
     collect_scores,
     feature_importances,
     fit,
+    model_requirements,
     unseen_customer_rows,
 )
 from fraud_assets.model.tuning import mean_over_folds, search_space, tune
@@ -109,6 +111,9 @@ def test_every_family_learns_the_signal(separable, family):
     importances = feature_importances(model, FEATURES)
     assert sum(importances.values()) == pytest.approx(1.0)
     assert importances["signal"] > importances["noise"]
+    pinned = dict(requirement.split("==") for requirement in model_requirements(model))
+    assert pinned["pyspark"] == version("pyspark") and pinned["pyarrow"] == version("pyarrow")
+    assert any(name.startswith("xgboost") for name in pinned) == (family == "xgboost")
 
 
 @pytest.mark.slow
