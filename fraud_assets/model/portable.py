@@ -25,6 +25,7 @@ from pyspark.ml.classification import LogisticRegressionModel
 from pyspark.ml.feature import SQLTransformer, StandardScalerModel, VectorAssembler
 
 from fraud_assets.features.transforms import DERIVED_FEATURES, derived_statement
+from fraud_assets.model.training import is_xgboost_model
 
 if TYPE_CHECKING:
     from xgboost import Booster
@@ -73,8 +74,6 @@ class PortableModel:
 def export(model: PipelineModel, inputs: list[str]) -> tuple[dict[str, Any], bytes | None]:
     """The JSON spec of a fitted pipeline and, for XGBoost, its booster; raises
     NotPortableError for a family the portable scorer does not evaluate."""
-    from xgboost.spark import SparkXGBClassifierModel
-
     spec: dict[str, Any] = {"inputs": list(inputs), "derived_sql": None}
     booster = None
     for stage in model.stages:
@@ -98,7 +97,7 @@ def export(model: PipelineModel, inputs: list[str]) -> tuple[dict[str, Any], byt
             )
             spec["linear"]["coefficients"] = stage.coefficients.toArray().tolist()
             spec["linear"]["intercept"] = float(stage.intercept)
-        elif isinstance(stage, SparkXGBClassifierModel):
+        elif is_xgboost_model(stage):
             spec["family"] = "xgboost"
             booster = bytes(stage.get_booster().save_raw("json"))
         else:

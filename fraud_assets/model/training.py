@@ -6,6 +6,7 @@ weight column: frauds weigh (negatives / positives) ** balance, with `balance` t
 """
 
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -267,15 +268,20 @@ def model_requirements(model: PipelineModel) -> list[str]:
     return [f"{name}=={version(name)}" for name in sorted(names | set(_SCORING_PACKAGES))]
 
 
+def is_xgboost_model(stage: object) -> bool:
+    """Whether `stage` is a fitted XGBoost classifier, without loading xgboost for the other
+    families: such a stage exists only once its module is loaded."""
+    module = sys.modules.get("xgboost.spark")
+    return module is not None and isinstance(stage, module.SparkXGBClassifierModel)
+
+
 def feature_importances(model: PipelineModel, features: Sequence[str]) -> dict[str, float]:
     """Importance of each feature, summing to 1: impurity gain for trees, gain for XGBoost,
     the absolute coefficient on standardised features for logistic regression."""
-    from xgboost.spark import SparkXGBClassifierModel
-
     classifier = model.stages[-1]
     if isinstance(classifier, LogisticRegressionModel):
         values = np.abs(classifier.coefficients.toArray())
-    elif isinstance(classifier, SparkXGBClassifierModel):
+    elif is_xgboost_model(classifier):
         gains = classifier.get_booster().get_score(importance_type="total_gain")
         values = np.array([gains.get(f"f{index}", 0.0) for index in range(len(features))])
     else:
