@@ -13,6 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,8 @@ class Service:
     port: int
     start: Callable[["Stack"], None]
     stop: Callable[["Stack"], None] | None = None
+    # The others keep their data in it, so it stops after them.
+    is_store: bool = False
 
 
 class Stack:
@@ -198,8 +201,10 @@ class Stack:
 
         ports = self.ports
         return [
-            Service("seaweedfs", ports.s3_port, s.start_seaweedfs),
-            Service("postgres", ports.postgres_port, s.start_postgres, s.stop_postgres),
+            Service("seaweedfs", ports.s3_port, s.start_seaweedfs, is_store=True),
+            Service(
+                "postgres", ports.postgres_port, s.start_postgres, s.stop_postgres, is_store=True
+            ),
             Service("mlflow", ports.mlflow_port, s.start_mlflow),
             Service("spark-master", ports.spark_master_port, s.start_spark_master),
             Service("spark-worker", ports.spark_worker_ui_port, s.start_spark_worker),
@@ -232,17 +237,26 @@ class Stack:
         _log(f"stack up in {time.monotonic() - started:.1f} s; run folder {self.run_dir}")
 
     def stop(self) -> None:
-        for service in reversed(self.services()):
-            if service.stop is not None:
-                if not self.running(service):
-                    continue
-                service.stop(self)
-            elif self.pid(service.name) is not None:
-                self.terminate(service.name)
-            else:
-                self._pid_file(service.name).unlink(missing_ok=True)
-                continue
-            _log(f"{service.name}: stopped")
+        """Stops the services that use the stores side by side, then the stores: each takes
+        seconds to shut down cleanly, and none of them waits for another."""
+        services = list(reversed(self.services()))
+        users = [service for service in services if not service.is_store]
+        stores = [service for service in services if service.is_store]
+        with ThreadPoolExecutor(max_workers=len(services)) as pool:
+            for wave in (users, stores):
+                list(pool.map(self._stop_service, wave))
+
+    def _stop_service(self, service: Service) -> None:
+        if service.stop is not None:
+            if not self.running(service):
+                return
+            service.stop(self)
+        elif self.pid(service.name) is not None:
+            self.terminate(service.name)
+        else:
+            self._pid_file(service.name).unlink(missing_ok=True)
+            return
+        _log(f"{service.name}: stopped")
 
     def status(self) -> dict[str, bool]:
         return {service.name: self.running(service) for service in self.services()}
