@@ -1,5 +1,6 @@
-"""`kill -9` of `fraud-pipeline run` while it writes cleaned data, features or a model leaves
-readers the previous complete data, and a re-run gives content-identical output.
+"""`kill -9` of a run while it writes cleaned data (`fraud-pipeline run`), features (`dagster
+asset materialize`) or a model leaves readers the previous complete data, and a re-run gives
+content-identical output.
 
 The data tests run against local disk and against a real SeaweedFS bucket; the kill lands
 when a new version of the asset appears in storage (Spark or the upload is writing it). Only the
@@ -58,14 +59,26 @@ class PipelineRun:
         return self.log.read_text(errors="replace")
 
 
-def _pipeline(env: dict[str, str], *arguments: str) -> PipelineRun:
-    command = [str(Path(sys.executable).parent / "fraud-pipeline"), "run", *arguments]
+def _start(env: dict[str, str], program: str, *arguments: str) -> PipelineRun:
+    command = [str(Path(sys.executable).parent / program), *arguments]
     log = Path(env["FRAUD_DATA_DIR"]).parent / f"run-{time.monotonic_ns()}.log"
     with open(log, "w") as output:
         process = subprocess.Popen(
             command, env=os.environ | env, stdout=output, stderr=subprocess.STDOUT
         )
     return PipelineRun(process, log)
+
+
+def _pipeline(env: dict[str, str], *arguments: str) -> PipelineRun:
+    return _start(env, "fraud-pipeline", "run", *arguments)
+
+
+def _materialize(env: dict[str, str], asset: str, days: list[str]) -> PipelineRun:
+    """The days of one asset from Dagster's command line, as a user recomputes them."""
+    selection = ["--select", asset, "--partition-range", f"{days[0]}...{days[-1]}"]
+    return _start(
+        env, "dagster", "asset", "materialize", "-m", "fraud_assets.definitions", *selection
+    )
 
 
 def _pipeline_here(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *arguments: str) -> None:
@@ -162,8 +175,15 @@ def _kill_writes_then_rerun(
     published = published_content(store)
     assert {key.split("/")[0] for key in published} == set(DATA_ASSETS)
 
-    for asset in ("cleaned_transactions", "transaction_features"):
-        run = _pipeline(env, *ONE_FILE, "--skip-models", "--force")
+    # Cleaned days are rewritten by a forced run of the file; feature days by themselves.
+    features = "transaction_features"
+    days = sorted(key.split("/")[1] for key in published if key.startswith(f"{features}/"))
+    killed = {
+        "cleaned_transactions": lambda: _pipeline(env, *ONE_FILE, "--skip-models", "--force"),
+        features: lambda: _materialize(env, features, days),
+    }
+    for asset, start in killed.items():
+        run = start()
         _kill_when(run, _new_version_appears(store, asset), f"a new version of {asset}")
         assert published_content(store) == published, f"killed while writing {asset}"
 
