@@ -6,6 +6,7 @@
         --cutoff 2020-03-04
     uv run python bench/model_benchmark.py quality
     uv run python bench/model_benchmark.py ablation
+    uv run python bench/model_benchmark.py logging --rounds 3
 
 `bootstrap` times B paired resamples of two models on synthetic scores, per resampling unit.
 `data` runs `fraud-pipeline run --skip-models` on its own data folder (generated files with
@@ -17,7 +18,9 @@ handbook's population (data, unless its folder has them), then the candidate of 
 handbook's test week; it prints the test metrics per seed, their median and the published
 baselines, and (`visibility`) how many test frauds no delayed label can reveal, with the AUC
 bound they set. `ablation` compares feature groups with the same plain XGBoost models on the
-same weeks.
+same weeks. `logging` times `mlflow.spark.log_model` of the same fitted pipelines with their
+requirements pinned (`model_requirements`, as the candidate asset logs them) and inferred by
+MLflow, alternating which goes first, and writes the figures to bench/results/.
 """
 
 import argparse
@@ -344,6 +347,100 @@ def quality(args: argparse.Namespace) -> None:
         )
 
 
+def logging_cost(args: argparse.Namespace) -> None:
+    """Seconds to log one fitted pipeline to MLflow with its requirements pinned against left
+    to MLflow's inference, which loads the model again with Spark in a new process."""
+    import tempfile
+    from unittest.mock import patch
+
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from fraud_assets.features.transforms import REFERENCE_FEATURES
+    from fraud_assets.model.training import LABEL, fit, model_requirements
+    from fraud_assets.resources.spark import SparkResource
+    from fraud_assets.settings import Settings
+
+    spark = SparkResource.from_settings(Settings.from_env()).spark_session
+    rng = np.random.default_rng(0)
+    rows = {name: rng.normal(size=args.rows) for name in REFERENCE_FEATURES}
+    rows[LABEL] = (rng.random(args.rows) < 0.05).astype(int)
+    frame = spark.createDataFrame(pd.DataFrame(rows))
+    params = {
+        "logistic_regression": {"reg_param": 0.01, "elastic_net": 0.0},
+        "xgboost": {
+            "n_estimators": 20,
+            "max_depth": 4,
+            "learning_rate": 0.3,
+            "subsample": 1.0,
+            "colsample_bytree": 1.0,
+        },
+    }
+    families = args.families.split(",")
+    models = {
+        family: fit(
+            frame, {"family": family, "balance": 1.0, **params[family]}, REFERENCE_FEATURES, 0
+        )
+        for family in families
+    }
+    example = frame.select(*REFERENCE_FEATURES).limit(5).toPandas()
+    # MLflow infers requirements by `uv export` of the project it runs in (every dependency of
+    # the project), or else by loading the model again in a new process and recording what
+    # it imports; MLFLOW_UV_AUTO_DETECT chooses between the two.
+    ways = {"pinned": None, "uv_export": "true", "captured_imports": "false"}
+    seconds: dict[str, dict[str, list[float]]] = {
+        family: {way: [] for way in ways} for family in families
+    }
+    requirements: dict[str, dict[str, list[str]]] = {family: {} for family in families}
+    with tempfile.TemporaryDirectory() as store:
+        mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
+        mlflow.set_experiment("logging-benchmark")
+        for round_ in range(args.rounds):
+            shift = round_ % len(ways)
+            order = [*ways][shift:] + [*ways][:shift]
+            for family, model in models.items():
+                for way in order:
+                    pinned = model_requirements(model) if way == "pinned" else None
+                    detect = {"MLFLOW_UV_AUTO_DETECT": ways[way]} if ways[way] else {}
+                    with mlflow.start_run(), patch.dict(os.environ, detect):
+                        started = time.perf_counter()
+                        logged = mlflow.spark.log_model(
+                            model,
+                            artifact_path="model",
+                            signature=infer_signature(example, np.zeros(len(example))),
+                            input_example=example,
+                            pip_requirements=pinned,
+                        )
+                        took = time.perf_counter() - started
+                    seconds[family][way].append(round(took, 2))
+                    listed = mlflow.artifacts.download_artifacts(
+                        f"{logged.model_uri}/requirements.txt", dst_path=store
+                    )
+                    requirements[family][way] = Path(listed).read_text().splitlines()
+                    print(
+                        f"round {round_ + 1}/{args.rounds} {family} {way}: {took:.1f} s", flush=True
+                    )
+    summary = {
+        "command": " ".join(["uv run python bench/model_benchmark.py", *sys.argv[1:]]),
+        "cores": os.cpu_count(),
+        "rows": args.rows,
+        "seconds": seconds,
+        "median_seconds": {
+            family: {way: statistics.median(times) for way, times in ways.items()}
+            for family, ways in seconds.items()
+        },
+        "requirements_pinned": {family: lists["pinned"] for family, lists in requirements.items()},
+        "requirements_count": {
+            family: {way: len(listed) for way, listed in lists.items()}
+            for family, lists in requirements.items()
+        },
+    }
+    print(json.dumps(summary["median_seconds"]))
+    Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json_out).write_text(json.dumps(summary, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -387,6 +484,12 @@ def main() -> None:
     ablate.add_argument("--seeds", default="42,43,44")
     ablate.add_argument("--cutoff", default="2019-12-21")
     ablate.set_defaults(handler=ablation)
+    log = commands.add_parser("logging")
+    log.add_argument("--rounds", type=int, default=3)
+    log.add_argument("--rows", type=int, default=20_000)
+    log.add_argument("--families", default="logistic_regression,xgboost")
+    log.add_argument("--json-out", default=str(ROOT / "bench" / "results" / "model_logging.json"))
+    log.set_defaults(handler=logging_cost)
     judge = commands.add_parser("quality")
     judge.add_argument("--data-root", default="data/bench/quality")
     judge.add_argument("--seeds", default="42,43,44", help="data seeds, one folder each")

@@ -260,8 +260,10 @@ _SCORING_PACKAGES = ("pyspark", "numpy", "pandas", "pyarrow")
 def model_requirements(model: PipelineModel) -> list[str]:
     """The distributions that load and score `model`, pinned to this environment: those of its
     stages' modules (xgboost for an XGBoost stage) and what MLflow's pyfunc scores it with.
-    Handed to MLflow, which otherwise infers them by loading the model again with Spark in a
-    new process: 16-18 s for each logged model on 2 cores, against 1-4 s with them given."""
+    Handed to MLflow, which otherwise exports every dependency of a uv project it runs in
+    (149 pins), or else loads the model again with Spark in a new process to see what it
+    imports: 15-23 s for each logged model on 2 cores, against 1-4 s with them given
+    (BENCHMARKS.md)."""
     distributions = packages_distributions()
     modules = {type(stage).__module__.split(".")[0] for stage in model.stages}
     names = {name for module in modules for name in distributions.get(module, [module])}
