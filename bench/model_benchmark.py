@@ -395,6 +395,8 @@ def logging_cost(args: argparse.Namespace) -> None:
     requirements: dict[str, dict[str, list[str]]] = {family: {} for family in families}
     with tempfile.TemporaryDirectory() as store:
         mlflow.set_tracking_uri(f"sqlite:///{store}/mlflow.db")
+        # Artifacts in the temporary store too: a SQLite store puts them under ./mlruns.
+        mlflow.create_experiment("logging-benchmark", artifact_location=f"{store}/artifacts")
         mlflow.set_experiment("logging-benchmark")
         for round_ in range(args.rounds):
             shift = round_ % len(ways)
