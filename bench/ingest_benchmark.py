@@ -5,7 +5,8 @@ Dagster assets and IO manager, local[*]) and, in the same run, the same rules in
     uv run python bench/ingest_benchmark.py --rows 47000000 --skip-duckdb   # scale run
     uv run python bench/ingest_benchmark.py --rows 5000000 --skip-duckdb --cross-file
 
-Prints rows/s for both, their ratio, and the peak resident memory of the process tree
+Writes the headline figures to bench/results/ingest_<rows>.json. Prints rows/s for both, their
+ratio, and the peak resident memory of the process tree
 (Python driver + Spark's JVM), sampled every 0.2 s; for Spark, where the time of each step goes:
 writing the staged outputs, the blocking checks on them, and publishing (the pointer swaps).
 With --cross-file it then ingests the next file (its days follow the first file's) with the
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import psutil
@@ -31,6 +33,7 @@ from duckdb_reference import ingest as duckdb_ingest
 
 from fraud_assets.settings import PROJECT_ROOT, Settings
 
+RESULTS = Path(__file__).parent / "results"
 ROWS_PER_CUSTOMER_PER_FILE = 60  # ~2 transactions a day over 30 days
 
 
@@ -149,6 +152,7 @@ def main() -> int:
     parser.add_argument("--skip-duckdb", action="store_true")
     parser.add_argument("--cross-file", action="store_true")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--results", type=Path, help="headline JSON (default: bench/results/)")
     args = parser.parse_args()
 
     folder = args.workdir / f"landing-{args.rows}"
@@ -225,7 +229,26 @@ def main() -> int:
         ratio = results["spark"]["seconds"] / results["duckdb"]["seconds"]
         print(f" ratio: Spark takes {ratio:.2f}x the DuckDB time (same rows out of each)")
     print(json.dumps(results, indent=1))
+    _write_headline(args.results or RESULTS / f"ingest_{args.rows}.json", results, size_gb)
     return 0
+
+
+def _write_headline(path: Path, results: dict, size_gb: float) -> None:
+    spark = results["spark"]
+    headline = {
+        "rows": spark["raw"],
+        "file_gb": round(size_gb, 3),
+        "spark_raw_and_cleaned_s": round(spark["seconds"], 1),
+        "spark_steps_s": {step: round(s, 1) for step, s in spark["steps"].items()},
+        "spark_peak_rss_gb": round(spark["peak_rss_gb"], 2),
+        "measured": date.today().isoformat(),
+    }
+    if "duckdb" in results:
+        headline["duckdb_reference_s"] = round(results["duckdb"]["seconds"], 1)
+        headline["spark_over_duckdb"] = round(spark["seconds"] / results["duckdb"]["seconds"], 2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(headline, indent=1) + "\n")
+    print(f"headline figures: {path}")
 
 
 if __name__ == "__main__":
