@@ -4,6 +4,7 @@ Dagster assets and IO manager, local[*]) and, in the same run, the same rules in
     uv run python bench/ingest_benchmark.py --rows 5000000
     uv run python bench/ingest_benchmark.py --rows 47000000 --skip-duckdb   # scale run
     uv run python bench/ingest_benchmark.py --rows 5000000 --skip-duckdb --cross-file
+    uv run python bench/ingest_benchmark.py --rows 5000000 --event-log /tmp/spark-events
 
 Writes the headline figures to bench/results/ingest_<rows>.json. Prints rows/s for both, their
 ratio, and the peak resident memory of the process tree
@@ -11,7 +12,9 @@ ratio, and the peak resident memory of the process tree
 writing the staged outputs, the blocking checks on them, and publishing (the pointer swaps).
 With --cross-file it then ingests the next file (its days follow the first file's) with the
 comparison of its ids against the ids already stored (the default, 37 days back) and without
-(FRAUD_DUPLICATE_LOOKBACK_DAYS=0), alternately, --repeats times each.
+(FRAUD_DUPLICATE_LOOKBACK_DAYS=0), alternately, --repeats times each. With --event-log DIR,
+Spark writes its event log there and the script prints one row per Spark SQL execution (action
+or write): wall time, task time and call site (bench/spark_stages.py).
 """
 
 import argparse
@@ -30,6 +33,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).parent))
 
 from duckdb_reference import ingest as duckdb_ingest
+from spark_stages import event_log_settings, event_logs, table
 
 from fraud_assets.settings import PROJECT_ROOT, Settings
 
@@ -152,6 +156,7 @@ def main() -> int:
     parser.add_argument("--skip-duckdb", action="store_true")
     parser.add_argument("--cross-file", action="store_true")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--event-log", type=Path, help="write Spark's event log here")
     parser.add_argument("--results", type=Path, help="headline JSON (default: bench/results/)")
     args = parser.parse_args()
 
@@ -179,6 +184,9 @@ def main() -> int:
         landing_dir=folder,
         storage_dir=storage,
     )
+    if args.event_log:
+        conf = settings.spark_conf | event_log_settings(args.event_log)
+        settings = dataclasses.replace(settings, spark_conf=conf)
     with PeakMemory() as memory:
         results["spark"] = run_spark(settings)
     results["spark"]["peak_rss_gb"] = memory.peak / 1e9
@@ -229,6 +237,9 @@ def main() -> int:
         ratio = results["spark"]["seconds"] / results["duckdb"]["seconds"]
         print(f" ratio: Spark takes {ratio:.2f}x the DuckDB time (same rows out of each)")
     print(json.dumps(results, indent=1))
+    if args.event_log:
+        for log in event_logs(args.event_log):
+            print(f"Spark executions of {log.name}:\n{table(log)}")
     _write_headline(args.results or RESULTS / f"ingest_{args.rows}.json", results, size_gb)
     return 0
 

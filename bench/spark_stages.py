@@ -1,0 +1,111 @@
+"""Where a Spark application's time went, from its event log: one line per SQL execution (an
+action or a write) with its start, its wall time, the task time its stages used, and its call
+site (the Python file and line for actions, the writer for writes).
+
+    uv run python bench/spark_stages.py /tmp/spark-events/local-1234567890
+
+The benchmarks write an uncompressed log when given `--event-log DIR` (Spark's
+`spark.eventLog.*` settings); any log written with `spark.eventLog.compress=false` reads here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+_SQL_START = "org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionStart"
+_SQL_END = "org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionEnd"
+
+
+@dataclass(frozen=True)
+class Execution:
+    started_s: float
+    wall_s: float
+    task_s: float
+    description: str
+
+
+def event_log_settings(folder: Path) -> dict[str, str]:
+    """Spark settings that write an uncompressed event log into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": folder.resolve().as_uri(),
+        "spark.eventLog.compress": "false",
+    }
+
+
+def event_logs(folder: Path) -> list[Path]:
+    """The event log files under `folder` (Spark 4 writes each application's log in a folder
+    of its own, beside an `appstatus` marker)."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not path.name.startswith(("appstatus", "."))
+    )
+
+
+def executions(log: Path) -> list[Execution]:
+    """The SQL executions of one application's event log, in order of their start."""
+    starts: dict[int, tuple[int, str]] = {}
+    ends: dict[int, int] = {}
+    execution_of_stage: dict[int, int] = {}
+    task_ms: Counter = Counter()
+    with log.open() as lines:
+        for line in lines:
+            event = json.loads(line)
+            kind = event["Event"]
+            if kind == _SQL_START:
+                starts[event["executionId"]] = (event["time"], event["description"])
+            elif kind == _SQL_END:
+                ends[event["executionId"]] = event["time"]
+            elif kind == "SparkListenerJobStart":
+                execution = event.get("Properties", {}).get("spark.sql.execution.id")
+                if execution is not None:
+                    for stage in event["Stage IDs"]:
+                        execution_of_stage[stage] = int(execution)
+            elif kind == "SparkListenerTaskEnd":
+                metrics = event.get("Task Metrics") or {}
+                execution = execution_of_stage.get(event["Stage ID"])
+                task_ms[execution] += metrics.get("Executor Run Time", 0)
+    if not starts:
+        return []
+    first = min(time for time, _ in starts.values())
+    return [
+        Execution(
+            started_s=(time - first) / 1000,
+            wall_s=(ends.get(execution, time) - time) / 1000,
+            task_s=task_ms[execution] / 1000,
+            description=description,
+        )
+        for execution, (time, description) in sorted(starts.items())
+    ]
+
+
+def table(log: Path, shortest_s: float = 0.3) -> str:
+    """A markdown table of the executions that took at least `shortest_s` of wall time."""
+    rows = ["| start (s) | wall (s) | task time (s) | execution |", "|---:|---:|---:|---|"]
+    for execution in executions(log):
+        if execution.wall_s >= shortest_s:
+            rows.append(
+                f"| {execution.started_s:.1f} | {execution.wall_s:.1f} | "
+                f"{execution.task_s:.1f} | {execution.description} |"
+            )
+    return "\n".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("log", type=Path, help="an application's event log file")
+    parser.add_argument("--shortest", type=float, default=0.3, help="seconds of wall time")
+    args = parser.parse_args()
+    print(table(args.log, args.shortest))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
