@@ -6,7 +6,8 @@ Dagster assets and IO manager, local[*]) and, in the same run, the same rules in
     uv run python bench/ingest_benchmark.py --rows 5000000 --skip-duckdb --cross-file
     uv run python bench/ingest_benchmark.py --rows 5000000 --event-log /tmp/spark-events
 
-Writes the headline figures to bench/results/ingest_<rows>.json. Prints rows/s for both, their
+Writes the headline figures to bench/results/ingest_<rows>[_spark_only][_cross_file].json (the
+suffixes name what the run measured). Prints rows/s for both, their
 ratio, and the peak resident memory of the process tree
 (Python driver + Spark's JVM), sampled every 0.2 s; for Spark, where the time of each step goes:
 writing the staged outputs, the blocking checks on them, and publishing (the pointer swaps).
@@ -116,7 +117,8 @@ def run_spark(settings: Settings, name: str = "2019-08-22.txt") -> dict:
     resources = local_resources(settings)
     landed = resources["landing"].get(name)
     tags = file_run_tags(landed.key, landed.version, file_period(landed.key, 30))
-    resources["spark"].spark_session.range(1).count()  # JVM start-up is not ingestion time
+    session = resources["spark"].spark_session
+    session.range(1).count()  # JVM start-up is not ingestion time
     started = time.monotonic()
     result = materialize(ingestion_assets(settings), resources=resources, tags=tags)
     seconds = time.monotonic() - started
@@ -135,6 +137,7 @@ def run_spark(settings: Settings, name: str = "2019-08-22.txt") -> dict:
     }
     return {
         "seconds": seconds,
+        "application_id": session.sparkContext.applicationId,
         "steps": steps,
         "seconds_to_write": sum(m["seconds_to_write"].value for m in materialized.values()),
         "seconds_to_check": raw_meta["seconds_to_check"].value + meta["seconds_to_check"].value,
@@ -238,9 +241,11 @@ def main() -> int:
         print(f" ratio: Spark takes {ratio:.2f}x the DuckDB time (same rows out of each)")
     print(json.dumps(results, indent=1))
     if args.event_log:
-        for log in event_logs(args.event_log):
+        for log in event_logs(args.event_log, results["spark"]["application_id"]):
             print(f"Spark executions of {log.name}:\n{table(log)}")
-    _write_headline(args.results or RESULTS / f"ingest_{args.rows}.json", results, size_gb)
+    mode = "" if "duckdb" in results else "_spark_only"
+    mode += "_cross_file" if args.cross_file else ""
+    _write_headline(args.results or RESULTS / f"ingest_{args.rows}{mode}.json", results, size_gb)
     return 0
 
 
@@ -257,6 +262,8 @@ def _write_headline(path: Path, results: dict, size_gb: float) -> None:
     if "duckdb" in results:
         headline["duckdb_reference_s"] = round(results["duckdb"]["seconds"], 1)
         headline["spark_over_duckdb"] = round(spark["seconds"] / results["duckdb"]["seconds"], 2)
+    if "cross_file" in results:
+        headline["next_file"] = results["cross_file"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(headline, indent=1) + "\n")
     print(f"headline figures: {path}")

@@ -39,12 +39,12 @@ def event_log_settings(folder: Path) -> dict[str, str]:
     }
 
 
-def event_logs(folder: Path) -> list[Path]:
-    """The event log files under `folder` (Spark 4 writes each application's log in a folder
-    of its own, beside an `appstatus` marker)."""
+def event_logs(folder: Path, application_id: str) -> list[Path]:
+    """The event log files of one application under `folder` (Spark 4 writes each
+    application's log in a folder of its own, beside an `appstatus` marker)."""
     return sorted(
         path
-        for path in folder.rglob("*")
+        for path in folder.rglob(f"*{application_id}*")
         if path.is_file() and not path.name.startswith(("appstatus", "."))
     )
 
