@@ -17,8 +17,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraud_assets.metadata import markdown_table
+
 _SQL_START = "org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionStart"
 _SQL_END = "org.apache.spark.sql.execution.ui.SparkListenerSQLExecutionEnd"
+
+
+class EventLogError(ValueError):
+    """A file that is not an uncompressed Spark event log."""
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,16 @@ def executions(log: Path) -> list[Execution]:
     ends: dict[int, int] = {}
     execution_of_stage: dict[int, int] = {}
     task_ms: Counter = Counter()
-    with log.open() as lines:
-        for line in lines:
-            event = json.loads(line)
-            kind = event["Event"]
+    with log.open(errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                event = json.loads(line)
+                kind = event["Event"]
+            except (json.JSONDecodeError, TypeError, KeyError):
+                raise EventLogError(
+                    f"{log}: line {number} is not a Spark event; give the events_* file of an "
+                    "application's log written with spark.eventLog.compress=false"
+                ) from None
             if kind == _SQL_START:
                 starts[event["executionId"]] = (event["time"], event["description"])
             elif kind == _SQL_END:
@@ -88,14 +100,18 @@ def executions(log: Path) -> list[Execution]:
 
 def table(log: Path, shortest_s: float = 0.3) -> str:
     """A markdown table of the executions that took at least `shortest_s` of wall time."""
-    rows = ["| start (s) | wall (s) | task time (s) | execution |", "|---:|---:|---:|---|"]
-    for execution in executions(log):
-        if execution.wall_s >= shortest_s:
-            rows.append(
-                f"| {execution.started_s:.1f} | {execution.wall_s:.1f} | "
-                f"{execution.task_s:.1f} | {execution.description} |"
-            )
-    return "\n".join(rows)
+    return markdown_table(
+        [
+            {
+                "start (s)": f"{execution.started_s:.1f}",
+                "wall (s)": f"{execution.wall_s:.1f}",
+                "task time (s)": f"{execution.task_s:.1f}",
+                "execution": execution.description,
+            }
+            for execution in executions(log)
+            if execution.wall_s >= shortest_s
+        ]
+    )
 
 
 def main() -> int:
@@ -103,7 +119,11 @@ def main() -> int:
     parser.add_argument("log", type=Path, help="an application's event log file")
     parser.add_argument("--shortest", type=float, default=0.3, help="seconds of wall time")
     args = parser.parse_args()
-    print(table(args.log, args.shortest))
+    try:
+        print(table(args.log, args.shortest))
+    except EventLogError as error:
+        print(error, file=sys.stderr)
+        return 2
     return 0
 
 
