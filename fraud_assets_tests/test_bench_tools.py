@@ -41,7 +41,11 @@ def _execution(number: int, start_ms: int, end_ms: int, description: str, tasks_
             {
                 "Event": "SparkListenerTaskEnd",
                 "Stage ID": stage,
-                "Task Metrics": {"Executor Run Time": ms},
+                "Task Metrics": {
+                    "Executor Run Time": ms,
+                    "Shuffle Write Metrics": {"Shuffle Bytes Written": ms * 1000},
+                    "Disk Bytes Spilled": 500_000 if ms > 6_000 else 0,
+                },
             }
             for ms in tasks_ms
         ],
@@ -64,6 +68,11 @@ def test_each_execution_gets_its_wall_and_task_time(tmp_path):
         (0.0, 2.5, 2.5),
         (3.0, 0.1, 0.09),
         (4.0, 7.0, 12.5),
+    ]
+    assert [(e.shuffle_written_mb, e.spilled_mb) for e in found] == [
+        (2.5, 0.0),
+        (0.09, 0.0),
+        (12.5, 0.5),
     ]
     shown = spark_stages.table(log, shortest_s=0.3).splitlines()
     assert len(shown) == 4  # header, rule, and the two executions of at least 0.3 s

@@ -28,6 +28,7 @@ from fraud_assets.common.decorators import DayAssets, blocking_checks
 from fraud_assets.errors import DataError
 from fraud_assets.ingestion import checks
 from fraud_assets.ingestion.cleaning import (
+    CLEAN,
     DUPLICATE,
     classify,
     cleaned_rows,
@@ -36,6 +37,7 @@ from fraud_assets.ingestion.cleaning import (
     repeated_ids,
     status_counts,
     time_origin_offsets,
+    with_typed_fields,
 )
 from fraud_assets.ingestion.landing import header_lines, parse_landed_file
 from fraud_assets.metadata import markdown_table, preview
@@ -136,7 +138,8 @@ def raw_transactions(
             frame, record = _parse(context, session, landing, landed, rules.file_period_days)
             frames.append(frame)
             records.append(record)
-        raw = reduce(DataFrame.unionByName, frames)
+        # Typed in the same pass that splits the text: cleaning reads the types, not the text.
+        raw = with_typed_fields(reduce(DataFrame.unionByName, frames))
         staged = parquet_io_manager.stage([RAW], raw, keys, context.run_id)
     finally:
         for landed in files:
@@ -228,12 +231,16 @@ def _known_ids(
     present = [day for day, rows in storage.published_rows([CLEANED], days).items() if rows]
     if not present:
         return None
-    ids = F.col("transaction_id").try_cast("long")
-    summary = raw.agg(
-        F.collect_set("source_file").alias("files"),
-        F.min(ids).alias("low"),
-        F.max(ids).alias("high"),
-    ).first()
+    ids = F.col("_transaction_id")
+    summary = (
+        with_typed_fields(raw)
+        .agg(
+            F.collect_set("source_file").alias("files"),
+            F.min(ids).alias("low"),
+            F.max(ids).alias("high"),
+        )
+        .first()
+    )
     if summary["low"] is None:
         return None
     stored = storage.read_partitions([CLEANED], present)
@@ -258,9 +265,14 @@ _CHECKS = {
 
 def _classified(
     raw: DataFrame, known: DataFrame | None, rules: IngestionRules
-) -> tuple[DataFrame, DataFrame, int]:
-    """Every raw row with its status and reason (on disk), the repeated ids (on disk) and
-    how many there are."""
+) -> tuple[DataFrame, DataFrame, DataFrame, int]:
+    """Every raw row with its status and reason (a plan), the rows that are not clean (on
+    disk), the repeated ids (on disk) and how many there are.
+
+    The clean rows are written straight from the plan: caching every classified row to read
+    it twice cost more than one more read of the staged raw parquet, whose fields are typed.
+    The rest of a healthy feed is a few rows, and on disk a wave of bad rows stays bounded.
+    """
     ids = repeated_ids(raw, known).persist(StorageLevel.DISK_ONLY)
     repeated_count = ids.count()
     # A feed repeats few ids: ship them to every task instead of shuffling all rows by id.
@@ -268,12 +280,20 @@ def _classified(
     few = repeated_count <= BROADCAST_REPEATED_IDS
     repeated = compare_repeated(raw, F.broadcast(ids) if few else ids)
     lookup = F.broadcast(repeated) if few else repeated
+    classified = classify(raw, rules.file_period_days, rules.origin, lookup)
     # On disk only: a cached block is then streamed out, never first unrolled in the heap,
-    # so memory stays bounded whatever the size of a file.
-    classified = classify(raw, rules.file_period_days, rules.origin, lookup).persist(
-        StorageLevel.DISK_ONLY
-    )
-    return classified, ids, repeated_count
+    # so memory stays bounded whatever the share of bad rows.
+    not_clean = classified.where(F.col("status") != CLEAN).persist(StorageLevel.DISK_ONLY)
+    return classified, not_clean, ids, repeated_count
+
+
+def _clean_counts(cleaned: DataFrame) -> list[dict]:
+    """Rows of `status_counts`' shape for the cleaned rows: a clean row always has its day."""
+    grouped = cleaned.groupBy("source_file", "day").count()
+    return [
+        {**row.asDict(), "status": CLEAN, "reason": None, "dated": True}
+        for row in grouped.collect()
+    ]
 
 
 def _tally(counts: list[dict]) -> tuple[Counter, Counter]:
@@ -343,20 +363,23 @@ def clean_transactions(
     keys = context.partition_keys
     rules, storage, raw = ingestion_rules, parquet_io_manager, raw_transactions
     known = _known_ids(storage, raw, keys, rules.duplicate_lookback_days)
-    classified, ids, repeated_count = _classified(raw, known, rules)
+    classified, not_clean, ids, repeated_count = _classified(raw, known, rules)
     try:
-        counts = [row.asDict() for row in status_counts(classified).collect()]
-        by_status, by_reason = _tally(counts)
         staged_cleaned = storage.stage([CLEANED], cleaned_rows(classified), keys, context.run_id)
         staged_quarantined = storage.stage(
-            [QUARANTINED], quarantined_rows(classified), keys, context.run_id
+            [QUARANTINED], quarantined_rows(not_clean), keys, context.run_id
         )
-        # The checks read what was staged, not the plan that produced it.
+        # The checks, and the counts of clean rows, read what was staged, not the plan that
+        # produced it.
         checking = time.monotonic()
         stored_cleaned = storage.read_staged(staged_cleaned)
         stored_quarantined = storage.read_staged(staged_quarantined)
+        counts = _clean_counts(stored_cleaned) + [
+            row.asDict() for row in status_counts(not_clean).collect()
+        ]
+        by_status, by_reason = _tally(counts)
         whole_files = _files_within(ledger, keys)
-        duplicates = classified.where(F.col("status") == DUPLICATE)
+        duplicates = not_clean.where(F.col("status") == DUPLICATE)
         outcomes = _cleaning_outcomes(
             raw, stored_cleaned, stored_quarantined, duplicates, counts, whole_files, rules
         )
@@ -393,7 +416,7 @@ def clean_transactions(
         for record in whole_files:
             ledger.mark_cleaned(record.key, record.version, record.run_id)
     finally:
-        classified.unpersist()
+        not_clean.unpersist()
         ids.unpersist()
 
 
@@ -405,7 +428,8 @@ def ingestion_assets(settings: Settings) -> list[AssetsDefinition]:
         RAW,
         kinds=("spark", "parquet"),
         check_specs=blocking_checks(RAW, _RAW_CHECKS),
-        description="Every line of the landed files as text, with its file, line number and day.",
+        description="Every line of the landed files as text, with its file, line number and "
+        "day, and its fields typed by the cleaning rules.",
     )(raw_transactions)
     cleaned = days.multi_asset(
         {

@@ -19,9 +19,11 @@ from fraud_assets.ingestion.landing import written_day
 from fraud_assets.ingestion.schema import (
     CLEANED_COLUMNS,
     DATETIME_SHAPE,
+    FIELD_REASON,
     FIELDS,
     QUARANTINED_COLUMNS,
     SENTINEL_CUSTOMER_ID,
+    TYPED_FIELDS,
 )
 
 CLEAN, QUARANTINED, DUPLICATE = "clean", "quarantined", "duplicate"
@@ -81,8 +83,16 @@ def _timestamp(text: Column) -> Column:
     return F.when(well_shaped, F.when(midnight, repaired).otherwise(text.try_cast("timestamp")))
 
 
-def _typed(raw: DataFrame) -> DataFrame:
-    return raw.select(
+def with_typed_fields(raw: DataFrame) -> DataFrame:
+    """`raw` with each field typed (`TYPED_FIELDS`), null where its text breaks the rules,
+    and the first rule its line breaks on its own (`FIELD_REASON`).
+
+    Raw rows carry these columns from their one parse; rows staged before raw did (text
+    only) are typed here, so older partitions clean exactly as they always did.
+    """
+    if {*TYPED_FIELDS, FIELD_REASON} <= set(raw.columns):
+        return raw
+    typed = raw.select(
         "*",
         _whole_number(F.col("transaction_id")).alias("_transaction_id"),
         _timestamp(F.col("tx_datetime")).alias("_tx_datetime"),
@@ -94,19 +104,23 @@ def _typed(raw: DataFrame) -> DataFrame:
         _whole_number(F.col("tx_fraud")).alias("_tx_fraud"),
         _whole_number(F.col("tx_fraud_scenario")).alias("_tx_fraud_scenario"),
     )
+    return typed.withColumn(FIELD_REASON, _field_reason())
 
 
 def seconds_since(origin: date, timestamp: Column) -> Column:
     return F.unix_timestamp(timestamp) - F.unix_timestamp(F.to_timestamp(F.lit(origin.isoformat())))
 
 
-def _row_reason(period_days: int, origin: date) -> Column:
-    """The first rule a row breaks on its own, or null."""
-    first_day = F.substring(F.col("source_file"), -14, 10).try_cast("date")
-    period_start = F.to_timestamp(first_day)
-    period_end = F.to_timestamp(F.date_add(first_day, period_days))
-    seconds_since_origin = seconds_since(origin, F.col("_tx_datetime"))
+def _first_broken(rules: list[tuple[Column, Reason]]) -> Column:
+    reason = F.lit(None).cast("string")
+    for condition, code in reversed(rules):
+        reason = F.when(condition, F.lit(code.value)).otherwise(reason)
+    return reason
 
+
+def _field_reason() -> Column:
+    """The first rule a line breaks in its own text and values, or null: rules that hold
+    whatever the settings, so raw stores their outcome with the typed fields."""
     rules: list[tuple[Column, Reason]] = [
         (F.col("field_count") == 0, Reason.BLANK_LINE),
         (F.col("field_count") != len(FIELDS), Reason.WRONG_COLUMN_COUNT),
@@ -126,6 +140,18 @@ def _row_reason(period_days: int, origin: date) -> Column:
             Reason.INCONSISTENT_LABEL,
         ),
         (F.col("_tx_amount") <= 0, Reason.NON_POSITIVE_AMOUNT),
+    ]
+    return _first_broken(rules)
+
+
+def _row_reason(period_days: int, origin: date) -> Column:
+    """The first rule a row breaks on its own, or null: its line's `_field_reason`, then the
+    rules that depend on the settings (the time origin, the file period)."""
+    first_day = F.substring(F.col("source_file"), -14, 10).try_cast("date")
+    period_start = F.to_timestamp(first_day)
+    period_end = F.to_timestamp(F.date_add(first_day, period_days))
+    seconds_since_origin = seconds_since(origin, F.col("_tx_datetime"))
+    rules = [
         (
             (F.col("_tx_time_seconds") != seconds_since_origin)
             | (F.col("_tx_time_days") != F.floor(F.col("_tx_time_seconds") / 86_400)),
@@ -136,15 +162,14 @@ def _row_reason(period_days: int, origin: date) -> Column:
             Reason.OUTSIDE_FILE_PERIOD,
         ),
     ]
-    reason = F.lit(None).cast("string")
-    for condition, code in reversed(rules):
-        reason = F.when(condition, F.lit(code.value)).otherwise(reason)
-    return reason
+    return F.coalesce(F.col("_field_reason"), _first_broken(rules))
 
 
 def _well_formed_with_id(raw: DataFrame) -> DataFrame:
-    return raw.where(F.col("field_count") == len(FIELDS)).withColumn(
-        "_id", _whole_number(F.col("transaction_id"))
+    return (
+        with_typed_fields(raw)
+        .where(F.col("field_count") == len(FIELDS))
+        .withColumn("_id", F.col("_transaction_id"))
     )
 
 
@@ -205,7 +230,7 @@ def classify(
     """
     if repeated is None:
         repeated = compare_repeated(raw, repeated_ids(raw))
-    typed = _typed(raw).withColumn("_row_reason", _row_reason(period_days, origin))
+    typed = with_typed_fields(raw).withColumn("_row_reason", _row_reason(period_days, origin))
     well_formed = F.col("field_count") == len(FIELDS)
     compared = typed.join(repeated, typed["_transaction_id"] == repeated["_id"], "left")
     is_later_copy = F.col("_first").isNotNull() & (
@@ -227,14 +252,13 @@ def classify(
         F.when(F.col("status") == QUARANTINED, F.col(name)).alias(name)
         for name in (*FIELDS, "raw_line")
     ]
-    typed_names = [f"_{name}" for name in FIELDS]
     return decided.select(
         "source_file",
         "line_number",
         "day",
         "field_count",
         *kept_text,
-        *typed_names,
+        *TYPED_FIELDS,
         "status",
         "reason",
     )
@@ -266,7 +290,7 @@ def time_origin_offsets(raw: DataFrame, origin: date) -> DataFrame:
     """Per file, the rows whose time fields parse and whose tx_time_days agrees with
     tx_time_seconds, counted by `offset`: the seconds by which tx_time_seconds falls short of
     tx_datetime measured from `origin` (0 when the feed counts from `origin`)."""
-    typed = _typed(raw)
+    typed = with_typed_fields(raw)
     seconds, days = F.col("_tx_time_seconds"), F.col("_tx_time_days")
     offset = seconds_since(origin, F.col("_tx_datetime")) - seconds
     agreeing = typed.where(

@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fraud_assets.errors import DataError
-from fraud_assets.ingestion.schema import FIELDS, HEADER_ALIASES, RAW_COLUMNS
+from fraud_assets.ingestion.schema import FIELDS, HEADER_ALIASES, RAW_TEXT_COLUMNS
 from fraud_assets.partitions import FilePeriod
 
 _MAX_ROWS_PER_SPLIT_BITS = 33
@@ -119,4 +119,4 @@ def parse_landed_file(
         F.when(~F.col("well_formed"), F.make_valid_utf8(F.col("line"))).alias("raw_line"),
     )
     with_day = rows.withColumn("day", _assigned_day(F.col("tx_datetime"), period))
-    return with_day.select(*RAW_COLUMNS), max(line_count - skip_lines, 0)
+    return with_day.select(*RAW_TEXT_COLUMNS), max(line_count - skip_lines, 0)

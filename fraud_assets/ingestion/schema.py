@@ -19,7 +19,11 @@ SENTINEL_CUSTOMER_ID = -999_999
 DATETIME_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
 LINEAGE = ("source_file", "line_number", "day")
-RAW_COLUMNS = (*LINEAGE, *FIELDS, "field_count", "raw_line")
+RAW_TEXT_COLUMNS = (*LINEAGE, *FIELDS, "field_count", "raw_line")
+# Each field as typed by the cleaning rules (null where the text breaks them), stored in raw
+# next to the text so that the text is parsed once.
+TYPED_FIELDS = tuple(f"_{name}" for name in FIELDS)
+FIELD_REASON = "_field_reason"
 CLEANED_COLUMNS = (*FIELDS, "source_file", "line_number", "day")
 QUARANTINED_COLUMNS = (*LINEAGE, "reason", *FIELDS, "raw_line")
 REQUIRED_CLEANED_COLUMNS = (*FIELDS, "source_file", "line_number", "day")

@@ -510,6 +510,7 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
         by_version: dict[str, list[str]] = {}
         for key, pointer in sorted(pointers.items()):
             by_version.setdefault(pointer["version"], []).append(key)
+        _require_one_layout(asset, pointers, by_version)
         frames = []
         for version, days in by_version.items():
             base = self.read_location(
@@ -520,6 +521,32 @@ class PartitionedParquetIOManager(ConfigurableIOManager):
             schema = StructType.fromJson(json.loads(pointers[days[0]]["schema"]))
             frames.append(spark.read.schema(schema).option("basePath", base).parquet(*paths))
         return reduce(DataFrame.unionByName, frames)
+
+
+def _require_one_layout(
+    asset: str, pointers: dict[str, dict[str, Any]], by_version: dict[str, list[str]]
+) -> None:
+    """Days read together must share their columns: a union of versions written with other
+    columns would fail deep inside Spark, or fill the missing ones with nulls."""
+    layouts: dict[tuple[str, ...], list[str]] = {}
+    for days in by_version.values():
+        schema = json.loads(pointers[days[0]]["schema"])
+        names = tuple(sorted(field["name"] for field in schema["fields"]))
+        layouts.setdefault(names, []).extend(days)
+    if len(layouts) <= 1:
+        return
+    (newest, newest_days), *older = sorted(
+        layouts.items(), key=lambda item: len(item[0]), reverse=True
+    )
+    described = "; ".join(
+        f"{sorted(days)[0]}..{sorted(days)[-1]} differ in {sorted(set(newest) ^ set(names))}"
+        for names, days in older
+    )
+    raise StorageError(
+        f"{asset}: the requested days were written with different columns ({described} from "
+        f"{sorted(newest_days)[0]}..{sorted(newest_days)[-1]}); re-materialise {asset} for "
+        "the days of one layout so that they can be read together"
+    )
 
 
 def published_days(store: ObjectStore, asset: str) -> list[str]:

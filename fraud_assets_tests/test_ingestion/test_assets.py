@@ -1,3 +1,4 @@
+import dataclasses
 import shutil
 
 import pytest
@@ -105,6 +106,32 @@ def test_a_failing_check_blocks_what_comes_after(landed, monkeypatch):
     assert reached == []
     record = local_resources(landed)["ledger"].get("2019-08-22.txt")
     assert not record.cleaned, "a file whose checks failed is not taken for done"
+
+
+def _cleaned_rows(settings) -> list:
+    storage = local_resources(settings)["parquet_io_manager"]
+    keys = file_period("2019-08-22.txt", 30).partition_keys
+    return sorted(storage.read_partitions(["cleaned_transactions"], keys).collect())
+
+
+def test_raw_days_stored_as_text_only_clean_to_the_same_rows(landed, tmp_path, monkeypatch):
+    tags = _file_tags(landed, "2019-08-22.txt")
+    assert materialize(ASSETS, resources=local_resources(landed), tags=tags).success
+    typed_raw = local_resources(landed)["parquet_io_manager"].read_partitions(
+        ["raw_transactions"], file_period("2019-08-22.txt", 30).partition_keys
+    )
+    assert "_tx_amount" in typed_raw.columns
+
+    # Raw partitions written before raw carried the typed fields hold the text only.
+    text_only = dataclasses.replace(landed, storage_dir=tmp_path / "text-only-storage")
+    monkeypatch.setattr(ingestion_module, "with_typed_fields", lambda raw: raw)
+    result = materialize(ASSETS, resources=local_resources(text_only), tags=tags)
+    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+    old_raw = local_resources(text_only)["parquet_io_manager"].read_partitions(
+        ["raw_transactions"], file_period("2019-08-22.txt", 30).partition_keys
+    )
+    assert "_tx_amount" not in old_raw.columns
+    assert _cleaned_rows(text_only) == _cleaned_rows(landed)
 
 
 def test_a_partial_range_from_the_ui_reads_the_file_and_keeps_its_days(landed):

@@ -55,6 +55,8 @@ def numbers(context: AssetExecutionContext) -> DataFrame:
     if context.run.tags.get("test/outside"):
         rows.append((99, "2020-02-01"))
     frame = _frame(context, rows)
+    if context.run.tags.get("test/extra"):
+        frame = frame.withColumn("extra", F.lit(1))
     if context.run.tags.get("test/fail"):
         # Fault injection: a task dies in the middle of the write.
         explode = F.udf(lambda v: 1 // (v % 10 - 2), IntegerType())
@@ -207,6 +209,19 @@ def test_reading_days_never_materialised_says_what_to_do(spark_resource, tmp_pat
     )
     errors = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert "materialise it first" in str(errors[0].event_specific_data.error)
+
+
+def test_days_written_with_other_columns_are_not_read_together(spark_resource, tmp_path):
+    resources = _resources(spark_resource, tmp_path)
+    assert materialize([numbers], resources=resources, tags=RANGE).success
+    later = {"test/extra": "1", "test/version": "2", "test/empty": "1"}
+    assert materialize([numbers], resources=resources, partition_key="2020-01-01", tags=later)
+    result = materialize(
+        [numbers.to_source_asset(), reader], resources=resources, tags=RANGE, raise_on_error=False
+    )
+    errors = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = str(errors[0].event_specific_data.error)
+    assert "differ in ['extra']" in message and "re-materialise numbers" in message
 
 
 @pytest.mark.parametrize("columns", ["value int"])
