@@ -1,6 +1,7 @@
 """Where a Spark application's time went, from its event log: one line per SQL execution (an
-action or a write) with its start, its wall time, the task time its stages used, and its call
-site (the Python file and line for actions, the writer for writes).
+action or a write) with its start, its wall time, the task time its stages used, the shuffle
+data its tasks wrote and spilled to disk, and its call site (the Python file and line for
+actions, the writer for writes).
 
     uv run python bench/spark_stages.py /tmp/spark-events/local-1234567890
 
@@ -32,6 +33,8 @@ class Execution:
     started_s: float
     wall_s: float
     task_s: float
+    shuffle_written_mb: float
+    spilled_mb: float
     description: str
 
 
@@ -61,6 +64,8 @@ def executions(log: Path) -> list[Execution]:
     ends: dict[int, int] = {}
     execution_of_stage: dict[int, int] = {}
     task_ms: Counter = Counter()
+    shuffle_bytes: Counter = Counter()
+    spilled_bytes: Counter = Counter()
     with log.open(errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             try:
@@ -84,6 +89,9 @@ def executions(log: Path) -> list[Execution]:
                 metrics = event.get("Task Metrics") or {}
                 execution = execution_of_stage.get(event["Stage ID"])
                 task_ms[execution] += metrics.get("Executor Run Time", 0)
+                shuffle = metrics.get("Shuffle Write Metrics") or {}
+                shuffle_bytes[execution] += shuffle.get("Shuffle Bytes Written", 0)
+                spilled_bytes[execution] += metrics.get("Disk Bytes Spilled", 0)
     if not starts:
         return []
     first = min(time for time, _ in starts.values())
@@ -92,6 +100,8 @@ def executions(log: Path) -> list[Execution]:
             started_s=(time - first) / 1000,
             wall_s=(ends.get(execution, time) - time) / 1000,
             task_s=task_ms[execution] / 1000,
+            shuffle_written_mb=shuffle_bytes[execution] / 1e6,
+            spilled_mb=spilled_bytes[execution] / 1e6,
             description=description,
         )
         for execution, (time, description) in sorted(starts.items())
@@ -106,6 +116,8 @@ def table(log: Path, shortest_s: float = 0.3) -> str:
                 "start (s)": f"{execution.started_s:.1f}",
                 "wall (s)": f"{execution.wall_s:.1f}",
                 "task time (s)": f"{execution.task_s:.1f}",
+                "shuffle written (MB)": f"{execution.shuffle_written_mb:.0f}",
+                "spilled to disk (MB)": f"{execution.spilled_mb:.0f}",
                 "execution": execution.description,
             }
             for execution in executions(log)
