@@ -16,9 +16,10 @@ With --cross-file it then ingests the next file (its days follow the first file'
 comparison of its ids against the ids already stored (the default, 37 days back) and without
 (FRAUD_DUPLICATE_LOOKBACK_DAYS=0), alternately, --repeats times each. With --event-log DIR,
 Spark writes its event log there and the script prints one row per Spark SQL execution (action
-or write): wall time, task time and call site (bench/spark_stages.py). With --features the same
-Dagster run also computes the file's transaction_features (a first file: no look-back), so the
-time and memory are those of raw -> features.
+or write), then one per stage of at least 1 s: wall time, task time, shuffle and spill, call
+site (bench/spark_stages.py). With --features the same Dagster run also computes the file's
+transaction_features (a first file: no look-back), so the time and memory are those of
+raw -> features.
 """
 
 import argparse
@@ -37,7 +38,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).parent))
 
 from duckdb_reference import ingest as duckdb_ingest
-from spark_stages import event_log_settings, event_logs, table
+from spark_stages import event_log_settings, event_logs, stage_table, table
 
 from fraud_assets.settings import PROJECT_ROOT, Settings
 
@@ -251,6 +252,7 @@ def main() -> int:
     if args.event_log:
         for log in event_logs(args.event_log, results["spark"]["application_id"]):
             print(f"Spark executions of {log.name}:\n{table(log)}")
+            print(f"Spark stages of at least 1 s:\n{stage_table(log, shortest_s=1.0)}")
     mode = "" if "duckdb" in results else "_spark_only"
     mode += "_cross_file" if args.cross_file else ""
     mode += "_features" if args.features else ""

@@ -4,6 +4,10 @@ data its tasks wrote and spilled to disk, and its call site (the Python file and
 actions, the writer for writes).
 
     uv run python bench/spark_stages.py /tmp/spark-events/local-1234567890
+    uv run python bench/spark_stages.py --stages /tmp/spark-events/local-1234567890
+
+With --stages, one line per completed stage instead: what a single execution (one write that
+runs every window of the features, say) spends in each of its stages.
 
 The benchmarks write an uncompressed log when given `--event-log DIR` (Spark's
 `spark.eventLog.*` settings); any log written with `spark.eventLog.compress=false` reads here.
@@ -15,6 +19,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +43,19 @@ class Execution:
     description: str
 
 
+@dataclass(frozen=True)
+class Stage:
+    stage_id: int
+    execution: int | None
+    wall_s: float
+    task_s: float
+    tasks: int
+    shuffle_read_mb: float
+    shuffle_written_mb: float
+    spilled_mb: float
+    name: str
+
+
 def event_log_settings(folder: Path) -> dict[str, str]:
     """Spark settings that write an uncompressed event log into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -58,6 +76,78 @@ def event_logs(folder: Path, application_id: str) -> list[Path]:
     )
 
 
+def _events(log: Path) -> Iterator[dict]:
+    with log.open(errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                event = json.loads(line)
+                event["Event"]
+            except (json.JSONDecodeError, TypeError, KeyError):
+                raise EventLogError(
+                    f"{log}: line {number} is not a Spark event; give the events_* file of an "
+                    "application's log written with spark.eventLog.compress=false"
+                ) from None
+            yield event
+
+
+def _bytes(metrics: dict) -> tuple[int, int, int]:
+    """Shuffle bytes read and written by one task, and bytes it spilled to disk."""
+    read = metrics.get("Shuffle Read Metrics") or {}
+    written = metrics.get("Shuffle Write Metrics") or {}
+    return (
+        read.get("Remote Bytes Read", 0) + read.get("Local Bytes Read", 0),
+        written.get("Shuffle Bytes Written", 0),
+        metrics.get("Disk Bytes Spilled", 0),
+    )
+
+
+def stages(log: Path) -> list[Stage]:
+    """The completed stages of one application's event log, in order of their submission."""
+    execution_of_stage: dict[int, int] = {}
+    totals: dict[int, Counter] = {}
+    found = []
+    for event in _events(log):
+        kind = event["Event"]
+        if kind == "SparkListenerJobStart":
+            execution = event.get("Properties", {}).get("spark.sql.execution.id")
+            if execution is not None:
+                for stage in event["Stage IDs"]:
+                    execution_of_stage[stage] = int(execution)
+        elif kind == "SparkListenerTaskEnd":
+            metrics = event.get("Task Metrics") or {}
+            total = totals.setdefault(event["Stage ID"], Counter())
+            read, written, spilled = _bytes(metrics)
+            total.update(
+                ms=metrics.get("Executor Run Time", 0),
+                tasks=1,
+                read=read,
+                written=written,
+                spilled=spilled,
+            )
+        elif kind == "SparkListenerStageCompleted":
+            info = event["Stage Info"]
+            stage_id = info["Stage ID"]
+            total = totals.get(stage_id, Counter())
+            wall_ms = info.get("Completion Time", 0) - info.get("Submission Time", 0)
+            found.append(
+                (
+                    info.get("Submission Time", 0),
+                    Stage(
+                        stage_id=stage_id,
+                        execution=execution_of_stage.get(stage_id),
+                        wall_s=wall_ms / 1000,
+                        task_s=total["ms"] / 1000,
+                        tasks=total["tasks"],
+                        shuffle_read_mb=total["read"] / 1e6,
+                        shuffle_written_mb=total["written"] / 1e6,
+                        spilled_mb=total["spilled"] / 1e6,
+                        name=info.get("Stage Name", ""),
+                    ),
+                )
+            )
+    return [stage for _, stage in sorted(found, key=lambda item: item[0])]
+
+
 def executions(log: Path) -> list[Execution]:
     """The SQL executions of one application's event log, in order of their start."""
     starts: dict[int, tuple[int, str]] = {}
@@ -66,32 +156,24 @@ def executions(log: Path) -> list[Execution]:
     task_ms: Counter = Counter()
     shuffle_bytes: Counter = Counter()
     spilled_bytes: Counter = Counter()
-    with log.open(errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
-            try:
-                event = json.loads(line)
-                kind = event["Event"]
-            except (json.JSONDecodeError, TypeError, KeyError):
-                raise EventLogError(
-                    f"{log}: line {number} is not a Spark event; give the events_* file of an "
-                    "application's log written with spark.eventLog.compress=false"
-                ) from None
-            if kind == _SQL_START:
-                starts[event["executionId"]] = (event["time"], event["description"])
-            elif kind == _SQL_END:
-                ends[event["executionId"]] = event["time"]
-            elif kind == "SparkListenerJobStart":
-                execution = event.get("Properties", {}).get("spark.sql.execution.id")
-                if execution is not None:
-                    for stage in event["Stage IDs"]:
-                        execution_of_stage[stage] = int(execution)
-            elif kind == "SparkListenerTaskEnd":
-                metrics = event.get("Task Metrics") or {}
-                execution = execution_of_stage.get(event["Stage ID"])
-                task_ms[execution] += metrics.get("Executor Run Time", 0)
-                shuffle = metrics.get("Shuffle Write Metrics") or {}
-                shuffle_bytes[execution] += shuffle.get("Shuffle Bytes Written", 0)
-                spilled_bytes[execution] += metrics.get("Disk Bytes Spilled", 0)
+    for event in _events(log):
+        kind = event["Event"]
+        if kind == _SQL_START:
+            starts[event["executionId"]] = (event["time"], event["description"])
+        elif kind == _SQL_END:
+            ends[event["executionId"]] = event["time"]
+        elif kind == "SparkListenerJobStart":
+            execution = event.get("Properties", {}).get("spark.sql.execution.id")
+            if execution is not None:
+                for stage in event["Stage IDs"]:
+                    execution_of_stage[stage] = int(execution)
+        elif kind == "SparkListenerTaskEnd":
+            metrics = event.get("Task Metrics") or {}
+            execution = execution_of_stage.get(event["Stage ID"])
+            task_ms[execution] += metrics.get("Executor Run Time", 0)
+            _, written, spilled = _bytes(metrics)
+            shuffle_bytes[execution] += written
+            spilled_bytes[execution] += spilled
     if not starts:
         return []
     first = min(time for time, _ in starts.values())
@@ -126,13 +208,35 @@ def table(log: Path, shortest_s: float = 0.3) -> str:
     )
 
 
+def stage_table(log: Path, shortest_s: float = 0.3) -> str:
+    """A markdown table of the stages that took at least `shortest_s` of wall time."""
+    return markdown_table(
+        [
+            {
+                "stage": stage.stage_id,
+                "execution": "" if stage.execution is None else stage.execution,
+                "wall (s)": f"{stage.wall_s:.1f}",
+                "task time (s)": f"{stage.task_s:.1f}",
+                "tasks": stage.tasks,
+                "shuffle read (MB)": f"{stage.shuffle_read_mb:.0f}",
+                "shuffle written (MB)": f"{stage.shuffle_written_mb:.0f}",
+                "spilled to disk (MB)": f"{stage.spilled_mb:.0f}",
+                "call site": stage.name,
+            }
+            for stage in stages(log)
+            if stage.wall_s >= shortest_s
+        ]
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("log", type=Path, help="an application's event log file")
     parser.add_argument("--shortest", type=float, default=0.3, help="seconds of wall time")
+    parser.add_argument("--stages", action="store_true", help="one line per stage")
     args = parser.parse_args()
     try:
-        print(table(args.log, args.shortest))
+        print((stage_table if args.stages else table)(args.log, args.shortest))
     except EventLogError as error:
         print(error, file=sys.stderr)
         return 2

@@ -1,5 +1,5 @@
-"""bench/spark_stages.py: a Spark event log read into one row per SQL execution, and a file
-that is not one refused with a message that says which file to give."""
+"""bench/spark_stages.py: a Spark event log read into one row per SQL execution or per stage,
+and a file that is not one refused with a message that says which file to give."""
 
 import importlib.util
 import json
@@ -78,6 +78,37 @@ def test_each_execution_gets_its_wall_and_task_time(tmp_path):
     assert len(shown) == 4  # header, rule, and the two executions of at least 0.3 s
     assert "collect at landing.py:61" in shown[2]
     assert "parquet \\| raw" in shown[3]  # a pipe in a call site does not split the row
+
+
+def test_each_stage_gets_its_wall_time_tasks_and_shuffle(tmp_path):
+    completed = {
+        "Event": "SparkListenerStageCompleted",
+        "Stage Info": {
+            "Stage ID": 12,
+            "Stage Name": "parquet at NativeMethodAccessorImpl.java:0",
+            "Submission Time": 5_000,
+            "Completion Time": 11_500,
+        },
+    }
+    read = {"Shuffle Read Metrics": {"Remote Bytes Read": 0, "Local Bytes Read": 4_000_000}}
+    log = _log(
+        tmp_path / "events_1_local-2",
+        [
+            *_execution(2, 5_000, 12_000, "parquet | raw", [6_000, 6_500])[:-1],
+            {
+                "Event": "SparkListenerTaskEnd",
+                "Stage ID": 12,
+                "Task Metrics": {"Executor Run Time": 500, **read},
+            },
+            completed,
+        ],
+    )
+    [stage] = spark_stages.stages(log)
+    assert (stage.stage_id, stage.execution, stage.wall_s, stage.tasks) == (12, 2, 6.5, 3)
+    assert (stage.task_s, stage.shuffle_read_mb, stage.shuffle_written_mb) == (13.0, 4.0, 12.5)
+    assert stage.spilled_mb == 0.5
+    shown = spark_stages.stage_table(log).splitlines()
+    assert len(shown) == 3 and "parquet at NativeMethodAccessorImpl" in shown[2]
 
 
 @pytest.mark.parametrize(
