@@ -20,7 +20,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fraud_assets.metadata import markdown_table
@@ -76,6 +76,18 @@ def event_logs(folder: Path, application_id: str) -> list[Path]:
     )
 
 
+@dataclass
+class _Log:
+    """What one pass over an event log gathers for both views."""
+
+    sql_starts: dict[int, tuple[int, str]] = field(default_factory=dict)
+    sql_ends: dict[int, int] = field(default_factory=dict)
+    execution_of_stage: dict[int, int] = field(default_factory=dict)
+    # Per stage: task time (ms), tasks, shuffle bytes read and written, bytes spilled.
+    stage_totals: dict[int, Counter] = field(default_factory=dict)
+    completed: list[dict] = field(default_factory=list)
+
+
 def _events(log: Path) -> Iterator[dict]:
     with log.open(errors="replace") as lines:
         for number, line in enumerate(lines, 1):
@@ -90,104 +102,81 @@ def _events(log: Path) -> Iterator[dict]:
             yield event
 
 
-def _bytes(metrics: dict) -> tuple[int, int, int]:
-    """Shuffle bytes read and written by one task, and bytes it spilled to disk."""
-    read = metrics.get("Shuffle Read Metrics") or {}
-    written = metrics.get("Shuffle Write Metrics") or {}
-    return (
-        read.get("Remote Bytes Read", 0) + read.get("Local Bytes Read", 0),
-        written.get("Shuffle Bytes Written", 0),
-        metrics.get("Disk Bytes Spilled", 0),
-    )
-
-
-def stages(log: Path) -> list[Stage]:
-    """The completed stages of one application's event log, in order of their submission."""
-    execution_of_stage: dict[int, int] = {}
-    totals: dict[int, Counter] = {}
-    found = []
-    for event in _events(log):
-        kind = event["Event"]
-        if kind == "SparkListenerJobStart":
-            execution = event.get("Properties", {}).get("spark.sql.execution.id")
-            if execution is not None:
-                for stage in event["Stage IDs"]:
-                    execution_of_stage[stage] = int(execution)
-        elif kind == "SparkListenerTaskEnd":
-            metrics = event.get("Task Metrics") or {}
-            total = totals.setdefault(event["Stage ID"], Counter())
-            read, written, spilled = _bytes(metrics)
-            total.update(
-                ms=metrics.get("Executor Run Time", 0),
-                tasks=1,
-                read=read,
-                written=written,
-                spilled=spilled,
-            )
-        elif kind == "SparkListenerStageCompleted":
-            info = event["Stage Info"]
-            stage_id = info["Stage ID"]
-            total = totals.get(stage_id, Counter())
-            wall_ms = info.get("Completion Time", 0) - info.get("Submission Time", 0)
-            found.append(
-                (
-                    info.get("Submission Time", 0),
-                    Stage(
-                        stage_id=stage_id,
-                        execution=execution_of_stage.get(stage_id),
-                        wall_s=wall_ms / 1000,
-                        task_s=total["ms"] / 1000,
-                        tasks=total["tasks"],
-                        shuffle_read_mb=total["read"] / 1e6,
-                        shuffle_written_mb=total["written"] / 1e6,
-                        spilled_mb=total["spilled"] / 1e6,
-                        name=info.get("Stage Name", ""),
-                    ),
-                )
-            )
-    return [stage for _, stage in sorted(found, key=lambda item: item[0])]
-
-
-def executions(log: Path) -> list[Execution]:
-    """The SQL executions of one application's event log, in order of their start."""
-    starts: dict[int, tuple[int, str]] = {}
-    ends: dict[int, int] = {}
-    execution_of_stage: dict[int, int] = {}
-    task_ms: Counter = Counter()
-    shuffle_bytes: Counter = Counter()
-    spilled_bytes: Counter = Counter()
+def _read(log: Path) -> _Log:
+    found = _Log()
     for event in _events(log):
         kind = event["Event"]
         if kind == _SQL_START:
-            starts[event["executionId"]] = (event["time"], event["description"])
+            found.sql_starts[event["executionId"]] = (event["time"], event["description"])
         elif kind == _SQL_END:
-            ends[event["executionId"]] = event["time"]
+            found.sql_ends[event["executionId"]] = event["time"]
         elif kind == "SparkListenerJobStart":
             execution = event.get("Properties", {}).get("spark.sql.execution.id")
             if execution is not None:
                 for stage in event["Stage IDs"]:
-                    execution_of_stage[stage] = int(execution)
+                    found.execution_of_stage[stage] = int(execution)
         elif kind == "SparkListenerTaskEnd":
             metrics = event.get("Task Metrics") or {}
-            execution = execution_of_stage.get(event["Stage ID"])
-            task_ms[execution] += metrics.get("Executor Run Time", 0)
-            _, written, spilled = _bytes(metrics)
-            shuffle_bytes[execution] += written
-            spilled_bytes[execution] += spilled
-    if not starts:
-        return []
-    first = min(time for time, _ in starts.values())
-    return [
-        Execution(
-            started_s=(time - first) / 1000,
-            wall_s=(ends.get(execution, time) - time) / 1000,
-            task_s=task_ms[execution] / 1000,
-            shuffle_written_mb=shuffle_bytes[execution] / 1e6,
-            spilled_mb=spilled_bytes[execution] / 1e6,
-            description=description,
+            read = metrics.get("Shuffle Read Metrics") or {}
+            written = metrics.get("Shuffle Write Metrics") or {}
+            found.stage_totals.setdefault(event["Stage ID"], Counter()).update(
+                ms=metrics.get("Executor Run Time", 0),
+                tasks=1,
+                read=read.get("Remote Bytes Read", 0) + read.get("Local Bytes Read", 0),
+                written=written.get("Shuffle Bytes Written", 0),
+                spilled=metrics.get("Disk Bytes Spilled", 0),
+            )
+        elif kind == "SparkListenerStageCompleted":
+            found.completed.append(event["Stage Info"])
+    return found
+
+
+def stages(log: Path) -> list[Stage]:
+    """The completed stages of one application's event log, in order of their submission."""
+    found = _read(log)
+    listed = []
+    for info in sorted(found.completed, key=lambda info: info.get("Submission Time", 0)):
+        stage_id = info["Stage ID"]
+        total = found.stage_totals.get(stage_id, Counter())
+        listed.append(
+            Stage(
+                stage_id=stage_id,
+                execution=found.execution_of_stage.get(stage_id),
+                wall_s=(info.get("Completion Time", 0) - info.get("Submission Time", 0)) / 1000,
+                task_s=total["ms"] / 1000,
+                tasks=total["tasks"],
+                shuffle_read_mb=total["read"] / 1e6,
+                shuffle_written_mb=total["written"] / 1e6,
+                spilled_mb=total["spilled"] / 1e6,
+                name=info.get("Stage Name", ""),
+            )
         )
-        for execution, (time, description) in sorted(starts.items())
-    ]
+    return listed
+
+
+def executions(log: Path) -> list[Execution]:
+    """The SQL executions of one application's event log, in order of their start."""
+    found = _read(log)
+    if not found.sql_starts:
+        return []
+    per_execution: dict[int | None, Counter] = {}
+    for stage, total in found.stage_totals.items():
+        per_execution.setdefault(found.execution_of_stage.get(stage), Counter()).update(total)
+    first = min(time for time, _ in found.sql_starts.values())
+    listed = []
+    for execution, (time, description) in sorted(found.sql_starts.items()):
+        total = per_execution.get(execution, Counter())
+        listed.append(
+            Execution(
+                started_s=(time - first) / 1000,
+                wall_s=(found.sql_ends.get(execution, time) - time) / 1000,
+                task_s=total["ms"] / 1000,
+                shuffle_written_mb=total["written"] / 1e6,
+                spilled_mb=total["spilled"] / 1e6,
+                description=description,
+            )
+        )
+    return listed
 
 
 def table(log: Path, shortest_s: float = 0.3) -> str:
