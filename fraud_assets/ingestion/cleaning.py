@@ -162,7 +162,7 @@ def _row_reason(period_days: int, origin: date) -> Column:
             Reason.OUTSIDE_FILE_PERIOD,
         ),
     ]
-    return F.coalesce(F.col("_field_reason"), _first_broken(rules))
+    return F.coalesce(F.col(FIELD_REASON), _first_broken(rules))
 
 
 def _well_formed_with_id(raw: DataFrame) -> DataFrame:

@@ -535,16 +535,16 @@ def _require_one_layout(
         layouts.setdefault(names, []).extend(days)
     if len(layouts) <= 1:
         return
-    (newest, newest_days), *older = sorted(
+    (widest, widest_days), *others = sorted(
         layouts.items(), key=lambda item: len(item[0]), reverse=True
     )
     described = "; ".join(
-        f"{sorted(days)[0]}..{sorted(days)[-1]} differ in {sorted(set(newest) ^ set(names))}"
-        for names, days in older
+        f"{sorted(days)[0]}..{sorted(days)[-1]} differ in {sorted(set(widest) ^ set(names))}"
+        for names, days in others
     )
     raise StorageError(
         f"{asset}: the requested days were written with different columns ({described} from "
-        f"{sorted(newest_days)[0]}..{sorted(newest_days)[-1]}); re-materialise {asset} for "
+        f"{sorted(widest_days)[0]}..{sorted(widest_days)[-1]}); re-materialise {asset} for "
         "the days of one layout so that they can be read together"
     )
 
